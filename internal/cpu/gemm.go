@@ -1,0 +1,315 @@
+package cpu
+
+import (
+	"fmt"
+	"sync"
+)
+
+// GEMM is organised as in BLIS (Van Zee & van de Geijn), written for
+// row-major C. op(A) is cut into blocks of mc×kc rows×depth, packed into
+// micro-panels of MR rows stored k-major (for each p, MR values); op(B) is
+// cut into blocks of kc×nc, packed into micro-panels of NR columns stored
+// k-major (for each p, NR contiguous values). The micro-kernel multiplies one
+// A micro-panel by one B micro-panel into an MR×NR tile of C, keeping the
+// tile in registers for the whole kc loop: it broadcasts A values and loads
+// B vectors. The A micro-panel (kc×MR) stays in L1 while the loop over B
+// micro-panels streams the packed B block from L2; the packed A block lives
+// in L2/L3.
+//
+// Loop nest (one thread):
+//
+//	for ic in M step MC          // packed A block: MC×KC
+//	  for pc in K step KC        // beta applies on the first pc only
+//	    pack A[ic:ic+mc, pc:pc+kc]
+//	    for jc in N step NC      // packed B block: KC×NC, sized for L2
+//	      pack B[pc:pc+kc, jc:jc+nc]
+//	      for ir in mc step MR
+//	        for jr in nc step NR
+//	          micro-kernel → C[ic+ir : +MR, jc+jr : +NR]
+//
+// Large products are split across threads by rows (or by columns when there
+// are few rows); each thread packs its own operands, so threads never wait on
+// each other.
+
+// kernel describes one micro-kernel implementation and its blocking sizes.
+type kernel struct {
+	name   string
+	mr, nr int // micro-tile: mr rows × nr columns of C
+	mc     int // rows of op(A) per packed A block (multiple of mr)
+	kc     int // depth per packed block
+	nc     int // columns of op(B) per packed B block (multiple of nr)
+	// micro computes the full mr×nr tile
+	//   c[i*ldc+j] = alpha * Σ_p a[p*mr+i]*b[p*nr+j] + beta*c[i*ldc+j]
+	// for p in [0, kc); when beta == 0, c is not read.
+	micro func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+}
+
+// active is the kernel Sgemm uses; chosen at start-up from the CPU features
+// (see kernels_amd64.go) and replaceable in tests with useKernel.
+var active = genericKernel
+
+// Kernels lists the names of the micro-kernel paths this build can run on
+// this CPU, best first (for example "avx512", "avx2", "generic").
+func Kernels() []string {
+	var names []string
+	for _, k := range availableKernels() {
+		names = append(names, k.name)
+	}
+	return names
+}
+
+// Kernel reports the name of the micro-kernel path Sgemm uses.
+func Kernel() string { return active.name }
+
+// UseKernel makes Sgemm (and everything built on it) use the named
+// micro-kernel path, one of Kernels(); it returns an error for an unknown or
+// unavailable name. It is meant for tests and benchmarks and must not be
+// called while kernels run.
+func UseKernel(name string) error {
+	for _, k := range availableKernels() {
+		if k.name == name {
+			active = k
+			return nil
+		}
+	}
+	return fmt.Errorf("cpu.UseKernel: kernel %q is not available here (have %v)", name, Kernels())
+}
+
+// Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices,
+// where op(X) is X or Xᵀ.
+//
+// op(A) is m×k, op(B) is k×n, C is m×n; lda, ldb, ldc are the row strides of
+// A, B, C as stored: A is stored m×k (lda ≥ k) when transA is false and k×m
+// (lda ≥ m) when it is true; likewise B is stored k×n (ldb ≥ n) or n×k
+// (ldb ≥ k). Element (i, j) of C is c[i*ldc+j]. beta == 0 means C is
+// overwritten (never read, so NaNs in C do not propagate). Large products run
+// on all Threads(); small ones on the calling goroutine. Sgemm panics when a
+// size is negative or a slice is too short for its sizes and strides.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	kern := active
+	threads := Threads()
+	if threads > 1 && float64(m)*float64(n)*float64(k) >= parallelMinMNK {
+		// Split rows when there are enough of them, columns otherwise.
+		mTiles := (m + kern.mr - 1) / kern.mr
+		nTiles := (n + kern.nr - 1) / kern.nr
+		if mTiles >= 2*threads || mTiles >= nTiles {
+			parts := min(threads, mTiles)
+			parallelTasks(parts, func(t int) {
+				lo := t * mTiles / parts * kern.mr
+				hi := min(m, (t+1)*mTiles/parts*kern.mr)
+				aa := a[offA(transA, lo, 0, lda):]
+				gemmSerial(kern, transA, transB, hi-lo, n, k, alpha, aa, lda, b, ldb, beta, c[lo*ldc:], ldc)
+			})
+		} else {
+			parts := min(threads, nTiles)
+			parallelTasks(parts, func(t int) {
+				lo := t * nTiles / parts * kern.nr
+				hi := min(n, (t+1)*nTiles/parts*kern.nr)
+				bb := b[offB(transB, 0, lo, ldb):]
+				gemmSerial(kern, transA, transB, m, hi-lo, k, alpha, a, lda, bb, ldb, beta, c[lo:], ldc)
+			})
+		}
+		return
+	}
+	gemmSerial(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// parallelMinMNK is the m*n*k below which Sgemm stays on one goroutine.
+const parallelMinMNK = 96 * 96 * 96
+
+// offA is the offset in a of op(A)[i, p].
+func offA(transA bool, i, p, lda int) int {
+	if transA {
+		return p*lda + i
+	}
+	return i*lda + p
+}
+
+// offB is the offset in b of op(B)[p, j].
+func offB(transB bool, p, j, ldb int) int {
+	if transB {
+		return j*ldb + p
+	}
+	return p*ldb + j
+}
+
+func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("cpu.Sgemm: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	check := func(name string, rows, cols int, s []float32, ld int) {
+		if ld < max(cols, 1) {
+			panic(fmt.Sprintf("cpu.Sgemm: %s is %d×%d but its row stride is %d", name, rows, cols, ld))
+		}
+		if rows > 0 && cols > 0 && len(s) < (rows-1)*ld+cols {
+			panic(fmt.Sprintf("cpu.Sgemm: %s is %d×%d with row stride %d and needs %d values, has %d", name, rows, cols, ld, (rows-1)*ld+cols, len(s)))
+		}
+	}
+	check("A", ar, ac, a, lda)
+	check("B", br, bc, b, ldb)
+	check("C", m, n, c, ldc)
+}
+
+// scaleC sets C = beta*C (C = 0 when beta == 0, without reading C).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+		} else if beta != 1 {
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// gemmBuffers holds one thread's packing buffers, reused through a sync.Pool
+// so that steady-state GEMM allocates nothing.
+type gemmBuffers struct {
+	a, b []float32
+	tile []float32
+}
+
+var gemmBufPool = sync.Pool{New: func() any { return new(gemmBuffers) }}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// gemmSerial runs the blocked loop nest on the calling goroutine.
+func gemmSerial(kern kernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := kern.mr, kern.nr
+	bufs := gemmBufPool.Get().(*gemmBuffers)
+	defer gemmBufPool.Put(bufs)
+	mcMax := min(kern.mc, (m+mr-1)/mr*mr)
+	kcMax := min(kern.kc, k)
+	ncMax := min(kern.nc, (n+nr-1)/nr*nr)
+	bufs.a = grow(bufs.a, mcMax*kcMax)
+	bufs.b = grow(bufs.b, kcMax*ncMax)
+	bufs.tile = grow(bufs.tile, mr*nr)
+	ap, bp, tile := bufs.a, bufs.b, bufs.tile
+
+	for ic := 0; ic < m; ic += kern.mc {
+		mc := min(kern.mc, m-ic)
+		for pc := 0; pc < k; pc += kern.kc {
+			kc := min(kern.kc, k-pc)
+			bet := beta
+			if pc > 0 {
+				bet = 1
+			}
+			packA(transA, a, lda, ic, mc, pc, kc, mr, ap)
+			for jc := 0; jc < n; jc += kern.nc {
+				nc := min(kern.nc, n-jc)
+				packB(transB, b, ldb, pc, kc, jc, nc, nr, bp)
+				for ir := 0; ir < mc; ir += mr {
+					mrr := min(mr, mc-ir)
+					apan := ap[ir*kc : ir*kc+mr*kc]
+					for jr := 0; jr < nc; jr += nr {
+						nrr := min(nr, nc-jr)
+						bpan := bp[jr*kc : jr*kc+nr*kc]
+						coff := (ic+ir)*ldc + jc + jr
+						if mrr == mr && nrr == nr {
+							kern.micro(kc, apan, bpan, c[coff:], ldc, alpha, bet)
+							continue
+						}
+						// Edge tile: compute into a scratch tile, then merge.
+						kern.micro(kc, apan, bpan, tile, nr, alpha, 0)
+						for i := 0; i < mrr; i++ {
+							crow := c[coff+i*ldc : coff+i*ldc+nrr]
+							trow := tile[i*nr : i*nr+nrr]
+							if bet == 0 {
+								copy(crow, trow)
+							} else {
+								for j, v := range trow {
+									crow[j] = v + bet*crow[j]
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA packs op(A)[ic:ic+mc, pc:pc+kc] into micro-panels of mr rows: panel
+// q holds, for each p, the mr values op(A)[ic+q*mr+i, pc+p], rows past mc
+// zero-filled.
+func packA(transA bool, a []float32, lda, ic, mc, pc, kc, mr int, ap []float32) {
+	for ir := 0; ir < mc; ir += mr {
+		mrr := min(mr, mc-ir)
+		dst := ap[ir*kc : ir*kc+mr*kc]
+		if transA {
+			// op(A)[i, p] = a[p*lda + i]: rows of the panel are contiguous.
+			for p := 0; p < kc; p++ {
+				src := a[(pc+p)*lda+ic+ir:]
+				d := dst[p*mr : p*mr+mr]
+				copy(d[:mrr], src[:mrr])
+				clear(d[mrr:])
+			}
+			continue
+		}
+		for i := 0; i < mrr; i++ {
+			src := a[(ic+ir+i)*lda+pc : (ic+ir+i)*lda+pc+kc]
+			for p, v := range src {
+				dst[p*mr+i] = v
+			}
+		}
+		for i := mrr; i < mr; i++ {
+			for p := 0; p < kc; p++ {
+				dst[p*mr+i] = 0
+			}
+		}
+	}
+}
+
+// packB packs op(B)[pc:pc+kc, jc:jc+nc] into micro-panels of nr columns:
+// panel q holds, for each p, the nr values op(B)[pc+p, jc+q*nr+j], columns
+// past nc zero-filled.
+func packB(transB bool, b []float32, ldb, pc, kc, jc, nc, nr int, bp []float32) {
+	for jr := 0; jr < nc; jr += nr {
+		nrr := min(nr, nc-jr)
+		dst := bp[jr*kc : jr*kc+nr*kc]
+		if !transB {
+			for p := 0; p < kc; p++ {
+				src := b[(pc+p)*ldb+jc+jr:]
+				d := dst[p*nr : p*nr+nr]
+				copy(d[:nrr], src[:nrr])
+				clear(d[nrr:])
+			}
+			continue
+		}
+		// op(B)[p, j] = b[j*ldb + p]
+		for j := 0; j < nrr; j++ {
+			src := b[(jc+jr+j)*ldb+pc : (jc+jr+j)*ldb+pc+kc]
+			for p, v := range src {
+				dst[p*nr+j] = v
+			}
+		}
+		for j := nrr; j < nr; j++ {
+			for p := 0; p < kc; p++ {
+				dst[p*nr+j] = 0
+			}
+		}
+	}
+}

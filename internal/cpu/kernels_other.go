@@ -1,0 +1,4 @@
+package cpu
+
+// availableKernels lists the micro-kernels usable on this CPU, best first.
+func availableKernels() []kernel { return []kernel{genericKernel} }
