@@ -1,0 +1,270 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+)
+
+// Reduction says how a loss combines its per-element values.
+type Reduction int
+
+const (
+	ReduceMean Reduction = iota // average (for class losses: weighted average over non-ignored targets)
+	ReduceSum                   // sum
+	ReduceNone                  // one value per element, in the target's shape
+)
+
+// CrossEntropyOptions are the options of CrossEntropy and NLLLoss, with
+// PyTorch's defaults when zero except IgnoreIndex: use DefaultIgnoreIndex
+// (-100) to match torch, or the dataset's ignore label (often 255).
+type CrossEntropyOptions struct {
+	Weight         *Tensor   // (C): per-class weights, or nil for all ones
+	IgnoreIndex    int       // target value that contributes nothing
+	LabelSmoothing float32   // ε in [0, 1]: mixes the target with a uniform distribution
+	Reduction      Reduction // ReduceMean by default
+}
+
+// DefaultIgnoreIndex is PyTorch's default ignore_index.
+const DefaultIgnoreIndex = -100
+
+// CrossEntropy returns the cross-entropy between logits and class targets,
+// as torch.nn.functional.cross_entropy with class-index targets:
+// logits (N, C, d1, …) or (N, C) or (C), target (N, d1, …) (or () for (C)) of
+// integral class values. With ReduceMean the result is the sum over
+// non-ignored elements divided by the sum of their target classes' weights;
+// label smoothing ε gives (1-ε)·nll + ε·smooth where smooth is the
+// class-weighted mean of −log p over classes, normalised as PyTorch 1.13 does.
+func CrossEntropy(logits, target *Tensor, opt CrossEntropyOptions) *Tensor {
+	classAxis := 1
+	if logits.Dim() == 1 {
+		classAxis = 0
+	}
+	return nllCore("tensor.CrossEntropy", LogSoftmax(logits, classAxis), target, opt)
+}
+
+// NLLLoss returns the negative log-likelihood loss of log-probabilities logp
+// (N, C, d1, …) or (N, C) or (C) against class targets, as
+// torch.nn.functional.nll_loss. LabelSmoothing must be 0.
+func NLLLoss(logp, target *Tensor, opt CrossEntropyOptions) *Tensor {
+	if opt.LabelSmoothing != 0 {
+		panic("tensor.NLLLoss: label smoothing is only for CrossEntropy")
+	}
+	return nllCore("tensor.NLLLoss", logp, target, opt)
+}
+
+func nllCore(op string, logp, target *Tensor, opt CrossEntropyOptions) *Tensor {
+	var n, c, inner int
+	var outShape []int
+	switch {
+	case logp.Dim() == 1:
+		n, c, inner = 1, logp.shape[0], 1
+		if target.Dim() != 0 && !(target.Dim() == 1 && target.shape[0] == 1) {
+			panic(fmt.Sprintf("%s: input %s needs a scalar target, got %s", op, FormatShape(logp.shape), FormatShape(target.shape)))
+		}
+		outShape = target.shape
+	default:
+		n, c = logp.shape[0], logp.shape[1]
+		inner = Numel(logp.shape[2:])
+		want := append([]int{n}, logp.shape[2:]...)
+		if !SameShape(target.shape, want) {
+			panic(fmt.Sprintf("%s: input %s needs target of shape %s, got %s", op, FormatShape(logp.shape), FormatShape(want), FormatShape(target.shape)))
+		}
+		outShape = target.shape
+	}
+	if opt.Weight != nil && !(opt.Weight.Dim() == 1 && opt.Weight.shape[0] == c) {
+		panic(fmt.Sprintf("%s: weight of shape %s for %d classes", op, FormatShape(opt.Weight.shape), c))
+	}
+	if opt.LabelSmoothing < 0 || opt.LabelSmoothing > 1 {
+		panic(fmt.Sprintf("%s: label smoothing %v outside [0,1]", op, opt.LabelSmoothing))
+	}
+	w := func(k int) float64 { return 1 }
+	if opt.Weight != nil {
+		w = func(k int) float64 { return float64(opt.Weight.data[k]) }
+	}
+	eps := float64(opt.LabelSmoothing)
+	m := n * inner
+	cls := make([]int, m) // -1 for ignored
+	nll := make([]float64, m)
+	smooth := make([]float64, m)
+	var wsum float64
+	valid := 0
+	for i := 0; i < n; i++ {
+		for j := 0; j < inner; j++ {
+			e := i*inner + j
+			tv := target.data[e]
+			if int(tv) == opt.IgnoreIndex && float32(int(tv)) == tv {
+				cls[e] = -1
+				continue
+			}
+			y := int(tv)
+			if float32(y) != tv || y < 0 || y >= c {
+				panic(fmt.Sprintf("%s: target %v at element %d is not a class in [0,%d) nor the ignore index %d", op, tv, e, c, opt.IgnoreIndex))
+			}
+			cls[e] = y
+			base := i*c*inner + j
+			nll[e] = -w(y) * float64(logp.data[base+y*inner])
+			wsum += w(y)
+			valid++
+			if eps != 0 {
+				var s float64
+				for k := 0; k < c; k++ {
+					s -= w(k) * float64(logp.data[base+k*inner])
+				}
+				smooth[e] = s
+			}
+		}
+	}
+	// Scales applied to the nll and smoothing parts of each element.
+	nllScale, smoothScale := 1-eps, eps/float64(c)
+	var out *Tensor
+	switch opt.Reduction {
+	case ReduceNone:
+		out = Zeros(outShape...)
+		for e := range cls {
+			if cls[e] >= 0 {
+				out.data[e] = float32(nllScale*nll[e] + smoothScale*smooth[e])
+			}
+		}
+	case ReduceSum, ReduceMean:
+		var a, b float64
+		for e := range cls {
+			a += nll[e]
+			b += smooth[e]
+		}
+		if opt.Reduction == ReduceMean {
+			nllScale /= wsum
+			if opt.Weight != nil {
+				smoothScale /= wsum
+			} else {
+				smoothScale /= float64(valid)
+			}
+		}
+		out = Scalar(float32(nllScale*a + smoothScale*b))
+	default:
+		panic(fmt.Sprintf("%s: unknown reduction %d", op, opt.Reduction))
+	}
+	return Record(op[len("tensor."):], out, func(g *Tensor) []*Tensor {
+		r := Zeros(logp.shape...)
+		for i := 0; i < n; i++ {
+			for j := 0; j < inner; j++ {
+				e := i*inner + j
+				y := cls[e]
+				if y < 0 {
+					continue
+				}
+				gv := float64(g.data[0])
+				if opt.Reduction == ReduceNone {
+					gv = float64(g.data[e])
+				}
+				base := i*c*inner + j
+				r.data[base+y*inner] -= float32(gv * nllScale * w(y))
+				if eps != 0 {
+					for k := 0; k < c; k++ {
+						r.data[base+k*inner] -= float32(gv * smoothScale * w(k))
+					}
+				}
+			}
+		}
+		return []*Tensor{r, nil}
+	}, logp, target)
+}
+
+// reduce combines per-element losses l as r says.
+func reduce(l *Tensor, r Reduction) *Tensor {
+	switch r {
+	case ReduceMean:
+		return MeanAll(l)
+	case ReduceSum:
+		return SumAll(l)
+	case ReduceNone:
+		return l
+	}
+	panic(fmt.Sprintf("tensor: unknown reduction %d", r))
+}
+
+// MSELoss returns the mean (or sum, or per-element) squared error (x - y)².
+// x and y broadcast.
+func MSELoss(x, y *Tensor, r Reduction) *Tensor {
+	d := Sub(x, y)
+	return reduce(Mul(d, d), r)
+}
+
+// L1Loss returns the mean (or sum, or per-element) absolute error |x - y|.
+func L1Loss(x, y *Tensor, r Reduction) *Tensor { return reduce(Abs(Sub(x, y)), r) }
+
+// SmoothL1Loss returns the Huber-like loss of torch.nn.SmoothL1Loss:
+// 0.5·d²/β where |d| < β, else |d| − 0.5·β, with d = x − y. β = 0 is L1.
+func SmoothL1Loss(x, y *Tensor, beta float32, r Reduction) *Tensor {
+	if beta < 0 {
+		panic(fmt.Sprintf("tensor.SmoothL1Loss: negative beta %v", beta))
+	}
+	d := Sub(x, y)
+	out := unary(d, func(v float32) float32 {
+		a := float32(math.Abs(float64(v)))
+		if a < beta {
+			return 0.5 * v * v / beta
+		}
+		return a - 0.5*beta
+	})
+	out = Record("SmoothL1", out, func(g *Tensor) []*Tensor {
+		res := Zeros(d.shape...)
+		for i, v := range d.data {
+			switch a := float32(math.Abs(float64(v))); {
+			case a < beta:
+				res.data[i] = g.data[i] * v / beta
+			case v > 0:
+				res.data[i] = g.data[i]
+			case v < 0:
+				res.data[i] = -g.data[i]
+			}
+		}
+		return []*Tensor{res}
+	}, d)
+	return reduce(out, r)
+}
+
+// BCEWithLogitsOptions are the options of BCEWithLogitsLoss.
+type BCEWithLogitsOptions struct {
+	Weight    *Tensor // broadcasts to the input: per-element rescaling, or nil
+	PosWeight *Tensor // broadcasts to the input along the class (last) axis: weight of positives, or nil
+	Reduction Reduction
+}
+
+// BCEWithLogitsLoss returns the binary cross-entropy of sigmoid(x) against
+// targets y in [0, 1], computed stably as torch.nn.BCEWithLogitsLoss:
+// ℓ = (1 − y)·x + (1 + (pw − 1)·y)·softplus(−x), times weight.
+func BCEWithLogitsLoss(x, y *Tensor, opt BCEWithLogitsOptions) *Tensor {
+	if !SameShape(x.shape, y.shape) {
+		panic(fmt.Sprintf("tensor.BCEWithLogitsLoss: input %s and target %s differ", FormatShape(x.shape), FormatShape(y.shape)))
+	}
+	pw := Ones(x.shape...)
+	if opt.PosWeight != nil {
+		pw = Expand(opt.PosWeight.Detach(), x.shape...)
+	}
+	out := Zeros(x.shape...)
+	for i, v := range x.data {
+		t := y.data[i]
+		lw := 1 + (pw.data[i]-1)*t
+		out.data[i] = (1-t)*v + lw*softplusNeg(v)
+	}
+	out = Record("BCEWithLogits", out, func(g *Tensor) []*Tensor {
+		gx, gy := Zeros(x.shape...), Zeros(x.shape...)
+		for i, v := range x.data {
+			t := y.data[i]
+			lw := 1 + (pw.data[i]-1)*t
+			sig := float32(1 / (1 + math.Exp(float64(v)))) // sigmoid(-v)
+			gx.data[i] = g.data[i] * ((1 - t) - lw*sig)
+			gy.data[i] = g.data[i] * (-v + (pw.data[i]-1)*softplusNeg(v))
+		}
+		return []*Tensor{gx, gy}
+	}, x, y)
+	if opt.Weight != nil {
+		out = Mul(out, opt.Weight)
+	}
+	return reduce(out, opt.Reduction)
+}
+
+// softplusNeg returns log(1 + exp(−v)) without overflow.
+func softplusNeg(v float32) float32 {
+	return float32(math.Log1p(math.Exp(-math.Abs(float64(v))))) + max(-v, 0)
+}

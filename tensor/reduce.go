@@ -1,0 +1,282 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// reduceShapes returns the kept shape (reduced axes set to 1) and the final
+// shape (reduced axes removed unless keepDim) for reducing t over axes. No
+// axes means all axes.
+func reduceShapes(op string, shape []int, axes []int, keepDim bool) (kept, final []int) {
+	nd := len(shape)
+	red := make([]bool, nd)
+	if len(axes) == 0 {
+		for i := range red {
+			red[i] = true
+		}
+	}
+	for _, a := range axes {
+		red[normAxis(op, a, nd)] = true
+	}
+	kept = slices.Clone(shape)
+	final = []int{}
+	for i, d := range shape {
+		if red[i] {
+			kept[i] = 1
+			if keepDim {
+				final = append(final, 1)
+			}
+		} else {
+			final = append(final, d)
+		}
+	}
+	return kept, final
+}
+
+// Sum returns the sum of t over axes (all axes when none are given); the
+// reduced dimensions are kept with size 1 when keepDim is true.
+func Sum(t *Tensor, axes []int, keepDim bool) *Tensor {
+	kept, final := reduceShapes("tensor.Sum", t.shape, axes, keepDim)
+	return Reshape(SumTo(t, kept), final...)
+}
+
+// SumAll returns the sum of every element of t as a scalar.
+func SumAll(t *Tensor) *Tensor { return Sum(t, nil, false) }
+
+// Mean returns the mean of t over axes (all when none are given).
+func Mean(t *Tensor, axes []int, keepDim bool) *Tensor {
+	kept, _ := reduceShapes("tensor.Mean", t.shape, axes, keepDim)
+	n := len(t.data) / max(Numel(kept), 1)
+	if Numel(kept) == 0 {
+		n = 0
+	}
+	return MulScalar(Sum(t, axes, keepDim), 1/float32(n))
+}
+
+// MeanAll returns the mean of every element of t as a scalar.
+func MeanAll(t *Tensor) *Tensor { return Mean(t, nil, false) }
+
+// Var returns the variance of t over axes with the given correction (1 for
+// the unbiased estimate, torch's default; 0 for the population variance).
+func Var(t *Tensor, axes []int, correction int, keepDim bool) *Tensor {
+	kept, _ := reduceShapes("tensor.Var", t.shape, axes, true)
+	n := len(t.data) / max(Numel(kept), 1)
+	mean := Mean(t, axes, true)
+	d := Sub(t, mean)
+	return MulScalar(Sum(Mul(d, d), axes, keepDim), 1/float32(n-correction))
+}
+
+// Std returns the standard deviation of t over axes (see Var for correction).
+func Std(t *Tensor, axes []int, correction int, keepDim bool) *Tensor {
+	return Sqrt(Var(t, axes, correction, keepDim))
+}
+
+// Amax returns the maximum of t over axes (all when none are given). As
+// torch.amax, the gradient is shared equally among tied maxima.
+func Amax(t *Tensor, axes []int, keepDim bool) *Tensor { return extremum("tensor.Amax", t, axes, keepDim, true) }
+
+// Amin returns the minimum of t over axes (all when none are given).
+func Amin(t *Tensor, axes []int, keepDim bool) *Tensor { return extremum("tensor.Amin", t, axes, keepDim, false) }
+
+func extremum(op string, t *Tensor, axes []int, keepDim, isMax bool) *Tensor {
+	if len(t.data) == 0 {
+		panic(fmt.Sprintf("%s: empty tensor of shape %s", op, FormatShape(t.shape)))
+	}
+	kept, final := reduceShapes(op, t.shape, axes, keepDim)
+	red := Full(float32(math.Inf(-1)), kept...)
+	if !isMax {
+		red = Full(float32(math.Inf(1)), kept...)
+	}
+	st := broadcastStrides(kept, t.shape)
+	forEachRun(t.shape, [][]int{st}, func(off int, so []int, n int, steps []int) {
+		o := so[0]
+		for i := 0; i < n; i++ {
+			v := t.data[off+i]
+			r := red.data[o]
+			if v != v || (r == r && (isMax && v > r || !isMax && v < r)) {
+				red.data[o] = v
+			}
+			o += steps[0]
+		}
+	})
+	out := Reshape(red, final...).Detach()
+	return Record(op[len("tensor."):], out, func(g *Tensor) []*Tensor {
+		gk := Reshape(g, kept...)
+		mask := Eq(t.Detach(), red)
+		count := SumTo(mask, kept)
+		return []*Tensor{Mul(mask, Div(gk, count))}
+	}, t)
+}
+
+// Max returns the maximum of t along axis and the index of the first maximum
+// (as a tensor of integral values), as torch.max(t, dim). The gradient flows
+// to the element at the index.
+func Max(t *Tensor, axis int, keepDim bool) (values, indices *Tensor) {
+	return argExtremum("tensor.Max", t, axis, keepDim, true)
+}
+
+// Min returns the minimum of t along axis and its index, as torch.min(t, dim).
+func Min(t *Tensor, axis int, keepDim bool) (values, indices *Tensor) {
+	return argExtremum("tensor.Min", t, axis, keepDim, false)
+}
+
+// ArgMax returns the index of the first maximum of t along axis.
+func ArgMax(t *Tensor, axis int, keepDim bool) *Tensor {
+	_, idx := argExtremum("tensor.ArgMax", t.Detach(), axis, keepDim, true)
+	return idx
+}
+
+// ArgMin returns the index of the first minimum of t along axis.
+func ArgMin(t *Tensor, axis int, keepDim bool) *Tensor {
+	_, idx := argExtremum("tensor.ArgMin", t.Detach(), axis, keepDim, false)
+	return idx
+}
+
+func argExtremum(op string, t *Tensor, axis int, keepDim, isMax bool) (*Tensor, *Tensor) {
+	ax := normAxis(op, axis, t.Dim())
+	n := t.shape[ax]
+	if n == 0 {
+		panic(fmt.Sprintf("%s: empty axis %d of shape %s", op, axis, FormatShape(t.shape)))
+	}
+	kept, final := reduceShapes(op, t.shape, []int{ax}, keepDim)
+	outer, inner := outerInner(t.shape, ax)
+	vals, idx := Zeros(kept...), Zeros(kept...)
+	pos := make([]int, outer*inner)
+	for o := 0; o < outer; o++ {
+		base := o * n * inner
+		for i := 0; i < inner; i++ {
+			best, bi := t.data[base+i], 0
+			for k := 1; k < n; k++ {
+				v := t.data[base+k*inner+i]
+				if best != best {
+					break
+				}
+				if v != v || isMax && v > best || !isMax && v < best {
+					best, bi = v, k
+				}
+			}
+			vals.data[o*inner+i] = best
+			idx.data[o*inner+i] = float32(bi)
+			pos[o*inner+i] = base + bi*inner + i
+		}
+	}
+	vals = Reshape(vals, final...).Detach()
+	idx = Reshape(idx, final...).Detach()
+	vals = Record(op[len("tensor."):], vals, func(g *Tensor) []*Tensor {
+		r := Zeros(t.shape...)
+		for k, p := range pos {
+			r.data[p] = g.data[k]
+		}
+		return []*Tensor{r}
+	}, t)
+	return vals, idx
+}
+
+// LogSumExp returns log(sum(exp(t))) over axes, computed stably.
+func LogSumExp(t *Tensor, axes []int, keepDim bool) *Tensor {
+	m := Amax(t.Detach(), axes, true)
+	// Where the max is infinite, shift by 0 so that inf - inf does not give NaN.
+	for i, v := range m.data {
+		if math.IsInf(float64(v), 0) {
+			m.data[i] = 0
+		}
+	}
+	s := Log(Sum(Exp(Sub(t, m)), axes, true))
+	out := Add(s, m)
+	_, final := reduceShapes("tensor.LogSumExp", t.shape, axes, keepDim)
+	return Reshape(out, final...)
+}
+
+// Softmax returns exp(t) normalised to sum to 1 along axis.
+func Softmax(t *Tensor, axis int) *Tensor {
+	ax := normAxis("tensor.Softmax", axis, t.Dim())
+	out := Zeros(t.shape...)
+	softmaxKernel(t.data, out.data, t.shape, ax, false)
+	return Record("Softmax", out, func(g *Tensor) []*Tensor {
+		// dx = y * (g - sum(g*y))
+		r := Zeros(t.shape...)
+		outer, inner := outerInner(t.shape, ax)
+		n := t.shape[ax]
+		for o := 0; o < outer; o++ {
+			for i := 0; i < inner; i++ {
+				base := o*n*inner + i
+				var dot float64
+				for k := 0; k < n; k++ {
+					j := base + k*inner
+					dot += float64(g.data[j]) * float64(out.data[j])
+				}
+				for k := 0; k < n; k++ {
+					j := base + k*inner
+					r.data[j] = out.data[j] * (g.data[j] - float32(dot))
+				}
+			}
+		}
+		return []*Tensor{r}
+	}, t)
+}
+
+// LogSoftmax returns log(Softmax(t, axis)), computed stably.
+func LogSoftmax(t *Tensor, axis int) *Tensor {
+	ax := normAxis("tensor.LogSoftmax", axis, t.Dim())
+	out := Zeros(t.shape...)
+	softmaxKernel(t.data, out.data, t.shape, ax, true)
+	return Record("LogSoftmax", out, func(g *Tensor) []*Tensor {
+		// dx = g - exp(y) * sum(g)
+		r := Zeros(t.shape...)
+		outer, inner := outerInner(t.shape, ax)
+		n := t.shape[ax]
+		for o := 0; o < outer; o++ {
+			for i := 0; i < inner; i++ {
+				base := o*n*inner + i
+				var s float64
+				for k := 0; k < n; k++ {
+					s += float64(g.data[base+k*inner])
+				}
+				for k := 0; k < n; k++ {
+					j := base + k*inner
+					r.data[j] = g.data[j] - float32(math.Exp(float64(out.data[j])))*float32(s)
+				}
+			}
+		}
+		return []*Tensor{r}
+	}, t)
+}
+
+// softmaxKernel writes softmax (or log-softmax) of x along axis into y.
+func softmaxKernel(x, y []float32, shape []int, ax int, logOut bool) {
+	outer, inner := outerInner(shape, ax)
+	n := shape[ax]
+	for o := 0; o < outer; o++ {
+		for i := 0; i < inner; i++ {
+			base := o*n*inner + i
+			m := float32(math.Inf(-1))
+			for k := 0; k < n; k++ {
+				if v := x[base+k*inner]; v > m {
+					m = v
+				}
+			}
+			if math.IsInf(float64(m), -1) {
+				m = 0
+			}
+			var s float64
+			for k := 0; k < n; k++ {
+				s += math.Exp(float64(x[base+k*inner] - m))
+			}
+			if logOut {
+				ls := float32(math.Log(s))
+				for k := 0; k < n; k++ {
+					j := base + k*inner
+					y[j] = x[j] - m - ls
+				}
+			} else {
+				inv := 1 / s
+				for k := 0; k < n; k++ {
+					j := base + k*inner
+					y[j] = float32(math.Exp(float64(x[j]-m)) * inv)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,146 @@
+// Package tensortest holds test helpers for code built on package tensor:
+// finite-difference gradient checks and tolerant comparisons.
+package tensortest
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/fovea-ml/fovea/tensor"
+)
+
+// TB is the part of testing.TB the helpers use.
+type TB interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
+// GradCheckOptions tune GradCheck; zero values take the defaults.
+type GradCheckOptions struct {
+	Eps  float64 // finite-difference step (default 1e-2)
+	Atol float64 // absolute tolerance (default 2e-3)
+	Rtol float64 // relative tolerance (default 2e-2)
+	Seed uint64  // seed for the random projection of the output
+}
+
+// GradCheck compares the analytic gradients of f with central finite
+// differences. f maps the inputs to a tensor of any shape; the check
+// differentiates the scalar sum(f(inputs) ⊙ R) for a fixed random R, so every
+// output element matters. Inputs that should be checked must have
+// SetRequiresGrad(true); the others are held constant. Because the inputs are
+// float32, the step and tolerances are coarse; keep the function smooth near
+// the inputs (no kinks within Eps).
+func GradCheck(t TB, name string, f func(in []*tensor.Tensor) *tensor.Tensor, inputs []*tensor.Tensor, opt GradCheckOptions) {
+	t.Helper()
+	if opt.Eps == 0 {
+		opt.Eps = 1e-2
+	}
+	if opt.Atol == 0 {
+		opt.Atol = 2e-3
+	}
+	if opt.Rtol == 0 {
+		opt.Rtol = 2e-2
+	}
+	for _, in := range inputs {
+		in.ZeroGrad()
+	}
+	out := f(inputs)
+	rng := rand.New(rand.NewPCG(opt.Seed, 7))
+	proj := tensor.RandNormal(rng, 0, 1, out.Shape()...)
+	loss := tensor.SumAll(tensor.Mul(out, proj))
+	if !loss.RequiresGrad() {
+		t.Fatalf("%s: output does not require a gradient", name)
+		return
+	}
+	loss.Backward()
+	eval := func() float64 {
+		o := f(detachAll(inputs))
+		var s float64
+		for i, v := range o.Data() {
+			s += float64(v) * float64(proj.Data()[i])
+		}
+		return s
+	}
+	for k, in := range inputs {
+		if !in.RequiresGrad() {
+			continue
+		}
+		g := in.Grad()
+		if g == nil {
+			t.Errorf("%s: input %d got no gradient", name, k)
+			continue
+		}
+		data := in.Data()
+		bad := 0
+		for i := range data {
+			orig := data[i]
+			data[i] = orig + float32(opt.Eps)
+			up := eval()
+			data[i] = orig - float32(opt.Eps)
+			down := eval()
+			data[i] = orig
+			num := (up - down) / (2 * opt.Eps)
+			ana := float64(g.Data()[i])
+			if math.Abs(num-ana) > opt.Atol+opt.Rtol*math.Abs(num) || math.IsNaN(ana) {
+				if bad < 5 {
+					t.Errorf("%s: input %d element %d: analytic gradient %.6g, numeric %.6g", name, k, i, ana, num)
+				}
+				bad++
+			}
+		}
+		if bad > 5 {
+			t.Errorf("%s: input %d: %d more mismatches", name, k, bad-5)
+		}
+	}
+}
+
+// detachAll returns inputs that share data with in but record no graph.
+func detachAll(in []*tensor.Tensor) []*tensor.Tensor {
+	out := make([]*tensor.Tensor, len(in))
+	for i, t := range in {
+		out[i] = t.Detach()
+	}
+	return out
+}
+
+// AllClose reports the first element where |got − want| > atol + rtol·|want|,
+// treating NaN as equal to NaN, and checks the shapes match.
+func AllClose(got, want *tensor.Tensor, rtol, atol float64) error {
+	if !tensor.SameShape(got.Shape(), want.Shape()) {
+		return fmt.Errorf("shape %s, want %s", tensor.FormatShape(got.Shape()), tensor.FormatShape(want.Shape()))
+	}
+	return SliceClose(got.Data(), want.Data(), rtol, atol)
+}
+
+// SliceClose is AllClose on raw slices.
+func SliceClose(got, want []float32, rtol, atol float64) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("%d values, want %d", len(got), len(want))
+	}
+	for i := range got {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(g) && math.IsNaN(w) || g == w {
+			continue
+		}
+		if math.Abs(g-w) > atol+rtol*math.Abs(w) || math.IsNaN(g) || math.IsNaN(w) {
+			return fmt.Errorf("element %d: got %.8g, want %.8g (|diff| %.3g)", i, g, w, math.Abs(g-w))
+		}
+	}
+	return nil
+}
+
+// MaxRelErr returns max |got − want| / max(|want|, floor) over the elements,
+// the error figure reported against golden fixtures.
+func MaxRelErr(got, want []float32, floor float64) float64 {
+	var m float64
+	for i := range got {
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		e := d / math.Max(math.Abs(float64(want[i])), floor)
+		if e > m {
+			m = e
+		}
+	}
+	return m
+}
