@@ -75,10 +75,14 @@ func Std(t *Tensor, axes []int, correction int, keepDim bool) *Tensor {
 
 // Amax returns the maximum of t over axes (all when none are given). As
 // torch.amax, the gradient is shared equally among tied maxima.
-func Amax(t *Tensor, axes []int, keepDim bool) *Tensor { return extremum("tensor.Amax", t, axes, keepDim, true) }
+func Amax(t *Tensor, axes []int, keepDim bool) *Tensor {
+	return extremum("tensor.Amax", t, axes, keepDim, true)
+}
 
 // Amin returns the minimum of t over axes (all when none are given).
-func Amin(t *Tensor, axes []int, keepDim bool) *Tensor { return extremum("tensor.Amin", t, axes, keepDim, false) }
+func Amin(t *Tensor, axes []int, keepDim bool) *Tensor {
+	return extremum("tensor.Amin", t, axes, keepDim, false)
+}
 
 func extremum(op string, t *Tensor, axes []int, keepDim, isMax bool) *Tensor {
 	if len(t.data) == 0 {
