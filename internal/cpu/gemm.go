@@ -123,7 +123,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 }
 
 // parallelMinMNK is the m*n*k below which Sgemm stays on one goroutine.
-const parallelMinMNK = 96 * 96 * 96
+var parallelMinMNK = 96.0 * 96 * 96
 
 // offA is the offset in a of op(A)[i, p].
 func offA(transA bool, i, p, lda int) int {

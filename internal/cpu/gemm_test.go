@@ -128,12 +128,17 @@ func TestSgemm(t *testing.T) {
 	})
 }
 
-// TestSgemmBlocking uses sizes that cross the mc/kc/nc block boundaries of
-// each kernel, single- and multi-threaded.
+// TestSgemmBlocking shrinks each kernel's block sizes so that small products
+// cross the mc/kc/nc block boundaries, single- and multi-threaded.
 func TestSgemmBlocking(t *testing.T) {
 	forEachKernel(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		k := active
+		k.mc, k.kc, k.nc = 2*k.mr, 5, 2*k.nr
+		active = k
+		savedMin := parallelMinMNK
+		parallelMinMNK = 0 // split even these small products across threads
+		defer func() { parallelMinMNK = savedMin }()
 		for _, threads := range []int{1, 2, 3} {
 			saved := Threads()
 			SetThreads(threads)
@@ -142,6 +147,7 @@ func TestSgemmBlocking(t *testing.T) {
 				{true, false, k.mc + k.mr, 2*k.nr + 1, 2*k.kc + 1, 0, 0.5, 2},
 				{false, true, 3, k.nc + 2*k.nr + 3, k.kc + 1, 2, 1, 1},
 				{true, true, 2*k.mr + 1, 3 * k.nr, 90, 1, 1, 0},
+				{false, false, 3*k.mc + 1, 3*k.nc + 1, 100, 0, 1, 0},
 			} {
 				runGemmCase(t, rng, tc)
 			}
@@ -208,8 +214,19 @@ func benchGemm(b *testing.B, m, n, k int) {
 	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
+// BenchmarkSgemm runs square and conv-shaped products with every kernel path
+// (m×n×k in the name).
 func BenchmarkSgemm(b *testing.B) {
-	for _, s := range [][3]int{{256, 256, 256}, {1024, 1024, 1024}, {2048, 2048, 2048}, {4096, 64, 576}} {
-		b.Run(fmt.Sprintf("%dx%dx%d", s[0], s[1], s[2]), func(b *testing.B) { benchGemm(b, s[0], s[1], s[2]) })
+	saved := active
+	defer func() { active = saved }()
+	for _, name := range Kernels() {
+		for _, s := range [][3]int{{256, 256, 256}, {1024, 1024, 1024}, {2048, 2048, 2048}, {4096, 64, 576}} {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", name, s[0], s[1], s[2]), func(b *testing.B) {
+				if err := UseKernel(name); err != nil {
+					b.Fatal(err)
+				}
+				benchGemm(b, s[0], s[1], s[2])
+			})
+		}
 	}
 }

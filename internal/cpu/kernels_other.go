@@ -1,3 +1,5 @@
+//go:build !amd64 || noasm
+
 package cpu
 
 // availableKernels lists the micro-kernels usable on this CPU, best first.
