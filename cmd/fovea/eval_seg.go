@@ -1,0 +1,177 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/fovea-ml/fovea/metrics/seg"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	var gtDir, predDir, jsonPath string
+	var numClasses, ignoreIndex int
+	var reduceZero bool
+	cmd := &cobra.Command{
+		Use:   "seg --gt DIR --pred DIR --num-classes N",
+		Short: "Evaluate semantic segmentation label maps (aAcc, mAcc, mIoU, fwIoU, mDice)",
+		Long: `Compare predicted label maps with ground-truth label maps, matched by file name.
+Both are PNG files, 8-bit greyscale or palette, whose value is the class index.
+Prints a per-class table (percent) and the summary; --json writes
+{"aAcc","mAcc","mIoU","fwIoU","mDice","per_class":{"IoU","Acc","Dice"}} as
+fractions in [0,1], null where a class has no pixels in ground truth or prediction.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if gtDir == "" || predDir == "" {
+				return errors.New("eval seg: --gt and --pred are required")
+			}
+			if numClasses < 1 {
+				return fmt.Errorf("eval seg: --num-classes = %d, want >= 1", numClasses)
+			}
+			m, n, err := evalSegDirs(gtDir, predDir, numClasses, ignoreIndex, reduceZero)
+			if err != nil {
+				return err
+			}
+			s := m.Scores()
+			printSegScores(cmd.OutOrStdout(), s, n)
+			if jsonPath != "" {
+				return writeJSONFile(jsonPath, segJSON(s))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&gtDir, "gt", "", "directory of ground-truth PNG label maps")
+	f.StringVar(&predDir, "pred", "", "directory of predicted PNG label maps (same file names)")
+	f.IntVar(&numClasses, "num-classes", 0, "number of classes C; labels outside [0, C) are ignored")
+	f.IntVar(&ignoreIndex, "ignore-index", seg.DefaultIgnoreIndex, "ground-truth label to ignore")
+	f.BoolVar(&reduceZero, "reduce-zero-label", false, "mmsegmentation reduce_zero_label: GT 0 is ignored, other labels shift down by one")
+	f.StringVar(&jsonPath, "json", "", "write the metrics as JSON to this file")
+	evalCmd.AddCommand(cmd)
+}
+
+// evalSegDirs accumulates the confusion matrix of every ground-truth PNG in
+// gtDir against the file of the same name in predDir, on all cores.
+func evalSegDirs(gtDir, predDir string, numClasses, ignoreIndex int, reduceZero bool) (*seg.ConfusionMatrix, int, error) {
+	entries, err := os.ReadDir(gtDir)
+	if err != nil {
+		return nil, 0, fmt.Errorf("--gt: %w", err)
+	}
+	if st, err := os.Stat(predDir); err != nil {
+		return nil, 0, fmt.Errorf("--pred: %w", err)
+	} else if !st.IsDir() {
+		return nil, 0, fmt.Errorf("--pred %s: not a directory", predDir)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.EqualFold(filepath.Ext(e.Name()), ".png") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return nil, 0, fmt.Errorf("--gt %s: no .png label maps", gtDir)
+	}
+	total := seg.NewConfusionMatrix(numClasses, ignoreIndex, reduceZero)
+	workers := min(runtime.GOMAXPROCS(0), len(names))
+	jobs := make(chan string)
+	errs := make([][]error, workers)
+	parts := make([]*seg.ConfusionMatrix, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		parts[w] = total.NewLike()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for name := range jobs {
+				if err := evalSegPair(parts[w], filepath.Join(gtDir, name), filepath.Join(predDir, name)); err != nil {
+					errs[w] = append(errs[w], err)
+				}
+			}
+		}()
+	}
+	for _, n := range names {
+		jobs <- n
+	}
+	close(jobs)
+	wg.Wait()
+	var all []error
+	for _, e := range errs {
+		all = append(all, e...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Error() < all[j].Error() })
+	if len(all) > 10 {
+		all = append(all[:10], fmt.Errorf("... and %d more bad files", len(all)-10))
+	}
+	if err := errors.Join(all...); err != nil {
+		return nil, 0, err
+	}
+	for _, p := range parts {
+		total.Merge(p)
+	}
+	return total, len(names), nil
+}
+
+func evalSegPair(m *seg.ConfusionMatrix, gtPath, predPath string) error {
+	if _, err := os.Stat(predPath); err != nil {
+		return fmt.Errorf("%s: no prediction for ground truth %s", predPath, gtPath)
+	}
+	g, err := seg.ReadLabelMap(gtPath)
+	if err != nil {
+		return err
+	}
+	p, err := seg.ReadLabelMap(predPath)
+	if err != nil {
+		return err
+	}
+	if g.Width != p.Width || g.Height != p.Height {
+		return fmt.Errorf("%s: prediction is %dx%d, ground truth %s is %dx%d", predPath, p.Width, p.Height, gtPath, g.Width, g.Height)
+	}
+	m.Update(g.Pix, p.Pix)
+	return nil
+}
+
+func pct(v float64) string {
+	if v != v {
+		return "nan"
+	}
+	return fmt.Sprintf("%.2f", 100*v)
+}
+
+func printSegScores(w io.Writer, s seg.Scores, images int) {
+	fmt.Fprintf(w, "%d image(s), %d classes\n", images, len(s.IoU))
+	fmt.Fprintf(w, "%-7s %7s %7s %7s %12s\n", "class", "IoU", "Acc", "Dice", "GT pixels")
+	for c := range s.IoU {
+		fmt.Fprintf(w, "%-7d %7s %7s %7s %12d\n", c, pct(s.IoU[c]), pct(s.Acc[c]), pct(s.Dice[c]), s.LabelArea[c])
+	}
+	fmt.Fprintf(w, "aAcc %s  mAcc %s  mIoU %s  fwIoU %s  mDice %s\n", pct(s.AAcc), pct(s.MAcc), pct(s.MIoU), pct(s.FWIoU), pct(s.MDice))
+}
+
+// segResult is the --json file of `fovea eval seg`.
+type segResult struct {
+	AAcc     jsonFloat `json:"aAcc"`
+	MAcc     jsonFloat `json:"mAcc"`
+	MIoU     jsonFloat `json:"mIoU"`
+	FWIoU    jsonFloat `json:"fwIoU"`
+	MDice    jsonFloat `json:"mDice"`
+	PerClass struct {
+		IoU  []jsonFloat `json:"IoU"`
+		Acc  []jsonFloat `json:"Acc"`
+		Dice []jsonFloat `json:"Dice"`
+	} `json:"per_class"`
+}
+
+func segJSON(s seg.Scores) segResult {
+	r := segResult{AAcc: jsonFloat(s.AAcc), MAcc: jsonFloat(s.MAcc), MIoU: jsonFloat(s.MIoU), FWIoU: jsonFloat(s.FWIoU), MDice: jsonFloat(s.MDice)}
+	r.PerClass.IoU = jsonFloats(s.IoU)
+	r.PerClass.Acc = jsonFloats(s.Acc)
+	r.PerClass.Dice = jsonFloats(s.Dice)
+	return r
+}
