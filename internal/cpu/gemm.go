@@ -41,8 +41,15 @@ type kernel struct {
 	// micro computes the full mr×nr tile
 	//   c[i*ldc+j] = alpha * Σ_p a[p*mr+i]*b[p*nr+j] + beta*c[i*ldc+j]
 	// for p in [0, kc); when beta == 0, c is not read.
-	micro func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+	micro microFunc
+	// edge, when not nil, returns a micro-kernel that computes only the
+	// first mrr rows and nrr columns of a tile (same packing, c is mrr×nrr),
+	// or nil when it has none for that shape.
+	edge func(mrr, nrr int) microFunc
 }
+
+// microFunc is the signature of a micro-kernel (see kernel.micro).
+type microFunc func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
 
 // active is the kernel Sgemm uses; chosen at start-up from the CPU features
 // (see kernels_amd64.go) and replaceable in tests with useKernel.
@@ -97,11 +104,15 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	kern := active
 	threads := Threads()
 	if threads > 1 && float64(m)*float64(n)*float64(k) >= parallelMinMNK {
-		// Split rows when there are enough of them, columns otherwise.
+		// Split rows or columns, whichever leaves the busiest thread the
+		// least work (rows on a tie: each thread then packs all of B).
 		mTiles := (m + kern.mr - 1) / kern.mr
 		nTiles := (n + kern.nr - 1) / kern.nr
-		if mTiles >= 2*threads || mTiles >= nTiles {
-			parts := min(threads, mTiles)
+		mParts, nParts := min(threads, mTiles), min(threads, nTiles)
+		mCost := min(m, (mTiles+mParts-1)/mParts*kern.mr) * n
+		nCost := min(n, (nTiles+nParts-1)/nParts*kern.nr) * m
+		if mCost <= nCost {
+			parts := mParts
 			parallelTasks(parts, func(t int) {
 				lo := t * mTiles / parts * kern.mr
 				hi := min(m, (t+1)*mTiles/parts*kern.mr)
@@ -109,7 +120,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 				gemmSerial(kern, transA, transB, hi-lo, n, k, alpha, aa, lda, b, ldb, beta, c[lo*ldc:], ldc)
 			})
 		} else {
-			parts := min(threads, nTiles)
+			parts := nParts
 			parallelTasks(parts, func(t int) {
 				lo := t * nTiles / parts * kern.nr
 				hi := min(n, (t+1)*nTiles/parts*kern.nr)
@@ -231,6 +242,12 @@ func gemmSerial(kern kernel, transA, transB bool, m, n, k int, alpha float32, a 
 						if mrr == mr && nrr == nr {
 							kern.micro(kc, apan, bpan, c[coff:], ldc, alpha, bet)
 							continue
+						}
+						if kern.edge != nil {
+							if f := kern.edge(mrr, nrr); f != nil {
+								f(kc, apan, bpan, c[coff:], ldc, alpha, bet)
+								continue
+							}
 						}
 						// Edge tile: compute into a scratch tile, then merge.
 						kern.micro(kc, apan, bpan, tile, nr, alpha, 0)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -206,7 +207,10 @@ func benchGemm(b *testing.B, m, n, k int) {
 	a := randSlice(rng, m*k)
 	bb := randSlice(rng, k*n)
 	c := make([]float32, m*n)
-	b.SetBytes(0)
+	// Follow go test -cpu.
+	saved := Threads()
+	SetThreads(runtime.GOMAXPROCS(0))
+	defer SetThreads(saved)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		Sgemm(false, false, m, n, k, 1, a, k, bb, n, 0, c, n)

@@ -4,49 +4,66 @@ package cpu
 
 import xcpu "golang.org/x/sys/cpu"
 
-//go:generate go run asmgen/gen.go -out sgemm_amd64.s
+//go:generate go run asmgen/gen.go -out sgemm_amd64.s -go sgemm_amd64.go
 
-// Micro-kernels in sgemm_amd64.s; see kernel.micro for what they compute.
-// a holds kc*MR values, b kc*NR, and c an MR×NR tile with row stride ldc.
+// The micro-kernels are in sgemm_amd64.s, declared in sgemm_amd64.go; see
+// kernel.micro for what they compute. For a packing of MR rows × NR columns,
+// a holds kc*MR values, b kc*NR, and c an MR×NR tile with row stride ldc; the
+// edge kernels compute only the first mr rows and nv vectors.
 
-//go:noescape
-func sgemmAVX512_12x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
-
-//go:noescape
-func sgemmAVX512_14x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
-
-//go:noescape
-func sgemmAVX512_6x64(kc int, a, b, c *float32, ldc int, alpha, beta float32)
-
-//go:noescape
-func sgemmAVX512_8x48(kc int, a, b, c *float32, ldc int, alpha, beta float32)
-
-//go:noescape
-func sgemmAVX2_6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
-
+// asmMicro is the signature of the assembly micro-kernels.
 type asmMicro func(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
 // wrap turns an assembly micro-kernel into a kernel.micro, checking the
 // slice lengths once per call so the assembly never reads out of bounds.
-func wrap(mr, nr int, f asmMicro) func(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+// The kernel reads packed panels of mr×nr and writes rows×cols of c.
+func wrap(mr, nr, rows, cols int, f asmMicro) microFunc {
 	return func(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 		_ = a[kc*mr-1]
 		_ = b[kc*nr-1]
-		_ = c[(mr-1)*ldc+nr-1]
+		_ = c[(rows-1)*ldc+cols-1]
 		f(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+	}
+}
+
+// edges returns a kernel.edge for a table of edge kernels indexed
+// [rows][vectors] (see sgemm_amd64.go) on a packing of mr×nr, width floats
+// per vector.
+func edges(mr, nr, width int, tiles [][]asmMicro) func(mrr, nrr int) microFunc {
+	var table [][]microFunc
+	for rows, row := range tiles {
+		var r []microFunc
+		for nv, f := range row {
+			if f == nil {
+				r = append(r, nil)
+			} else {
+				r = append(r, wrap(mr, nr, rows, nv*width, f))
+			}
+		}
+		table = append(table, r)
+	}
+	return func(mrr, nrr int) microFunc {
+		if nrr%width != 0 || mrr >= len(table) || nrr/width >= len(table[mrr]) {
+			return nil
+		}
+		return table[mrr][nrr/width]
 	}
 }
 
 var (
 	avx512Kernel = kernel{name: "avx512", mr: 12, nr: 32, mc: 1536, kc: 384, nc: 480,
-		micro: wrap(12, 32, sgemmAVX512_12x32)}
+		micro: wrap(12, 32, 12, 32, sgemmAVX512_12x32_12x32),
+		edge:  edges(12, 32, 16, sgemmAVX512_12x32Tiles)}
 	avx2Kernel = kernel{name: "avx2", mr: 6, nr: 16, mc: 1536, kc: 256, nc: 480,
-		micro: wrap(6, 16, sgemmAVX2_6x16)}
+		micro: wrap(6, 16, 6, 16, sgemmAVX2_6x16_6x16),
+		edge:  edges(6, 16, 8, sgemmAVX2_6x16Tiles)}
 	// Alternative AVX-512 tile shapes, for benchmarking.
 	avx512Variants = []kernel{
-		{name: "avx512-14x32", mr: 14, nr: 32, mc: 1540, kc: 384, nc: 480, micro: wrap(14, 32, sgemmAVX512_14x32)},
-		{name: "avx512-6x64", mr: 6, nr: 64, mc: 1536, kc: 384, nc: 512, micro: wrap(6, 64, sgemmAVX512_6x64)},
-		{name: "avx512-8x48", mr: 8, nr: 48, mc: 1536, kc: 384, nc: 480, micro: wrap(8, 48, sgemmAVX512_8x48)},
+		{name: "avx512-14x32", mr: 14, nr: 32, mc: 1540, kc: 384, nc: 480,
+			micro: wrap(14, 32, 14, 32, sgemmAVX512_14x32_14x32)},
+		{name: "avx512-8x48", mr: 8, nr: 48, mc: 1536, kc: 384, nc: 480,
+			micro: wrap(8, 48, 8, 48, sgemmAVX512_8x48_8x48),
+			edge:  edges(8, 48, 16, sgemmAVX512_8x48Tiles)},
 	}
 )
 
