@@ -3,7 +3,27 @@ package safetensors
 import (
 	"encoding/binary"
 	"math"
+	"sync"
+	"unsafe"
 )
+
+// hostLittleEndian is true on little-endian machines, where F32 data is
+// copied as is instead of decoded element by element.
+var hostLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// f16Table maps every half to its float32 value (256 KiB, built on first use).
+var f16Table = sync.OnceValue(func() *[1 << 16]float32 {
+	var t [1 << 16]float32
+	for i := range t {
+		t[i] = F16ToFloat32(uint16(i))
+	}
+	return &t
+})
+
+// f32Bytes views a float32 slice as its bytes in memory.
+func f32Bytes(v []float32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v))
+}
 
 // F16ToFloat32 returns the float32 value of the IEEE 754 half-precision number
 // with bits h. Every half value, subnormals, infinities and NaNs included, is
@@ -156,12 +176,24 @@ func decodeFloat32(dst []float32, src []byte, d DType) {
 			dst[i] = float32(le.Uint16(src[2*i:]))
 		}
 	case F16:
+		table := f16Table()
+		src = src[:2*len(dst)]
 		for i := range dst {
-			dst[i] = F16ToFloat32(le.Uint16(src[2*i:]))
+			dst[i] = table[uint16(src[2*i])|uint16(src[2*i+1])<<8]
 		}
 	case BF16:
-		for i := range dst {
-			dst[i] = BF16ToFloat32(le.Uint16(src[2*i:]))
+		src = src[:2*len(dst)]
+		i := 0
+		for ; i+4 <= len(dst); i += 4 { // four at a time from one 8-byte load
+			w := le.Uint64(src[2*i:])
+			d := dst[i : i+4 : i+4]
+			d[0] = math.Float32frombits(uint32(w) << 16)
+			d[1] = math.Float32frombits(uint32(w>>16) << 16)
+			d[2] = math.Float32frombits(uint32(w>>32) << 16)
+			d[3] = math.Float32frombits(uint32(w>>48) << 16)
+		}
+		for ; i < len(dst); i++ {
+			dst[i] = math.Float32frombits(uint32(src[2*i])<<16 | uint32(src[2*i+1])<<24)
 		}
 	case I32:
 		for i := range dst {
@@ -172,6 +204,10 @@ func decodeFloat32(dst []float32, src []byte, d DType) {
 			dst[i] = float32(le.Uint32(src[4*i:]))
 		}
 	case F32:
+		if hostLittleEndian {
+			copy(f32Bytes(dst), src)
+			return
+		}
 		for i := range dst {
 			dst[i] = math.Float32frombits(le.Uint32(src[4*i:]))
 		}
@@ -257,6 +293,10 @@ func encodeFloat32(dst []byte, src []float32, d DType) {
 			le.PutUint32(dst[4*i:], uint32(roundInt(v, 0, math.MaxUint32)))
 		}
 	case F32:
+		if hostLittleEndian {
+			copy(dst, f32Bytes(src))
+			return
+		}
 		for i, v := range src {
 			le.PutUint32(dst[4*i:], math.Float32bits(v))
 		}

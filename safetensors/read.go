@@ -175,14 +175,33 @@ func (f *File) Float32(name string) ([]float32, []int, error) {
 	if !ok {
 		return nil, nil, f.notFound(name)
 	}
+	out := make([]float32, info.NumElements())
+	if err := f.Float32Into(name, out); err != nil {
+		return nil, nil, err
+	}
+	return out, info.Shape, nil
+}
+
+// Float32Into converts the named tensor to float32 as Float32 does, writing
+// into dst, which must have exactly as many elements as the tensor (a model
+// loads its parameters in place this way, with no second copy). A length
+// that does not match the stored shape is an error, as the file may be for
+// another model.
+func (f *File) Float32Into(name string, dst []float32) error {
+	info, ok := f.hdr.tensors[name]
+	if !ok {
+		return f.notFound(name)
+	}
 	if !canConvert(info.DType) {
-		return nil, nil, &Error{File: f.name, Tensor: name, Msg: fmt.Sprintf("cannot convert %s to float32", info.DType)}
+		return &Error{File: f.name, Tensor: name, Msg: fmt.Sprintf("cannot convert %s to float32", info.DType)}
 	}
 	n := info.NumElements()
-	out := make([]float32, n)
-	if info.DType == F32 && f.data != nil {
-		decodeFloat32(out, f.data[8+f.hdr.size+info.Begin:8+f.hdr.size+info.End], F32)
-		return out, info.Shape, nil
+	if len(dst) != n {
+		return &Error{File: f.name, Tensor: name, Msg: fmt.Sprintf("shape %s has %d elements, but the destination has %d", formatShape(info.Shape), n, len(dst))}
+	}
+	if f.data != nil && !f.closed { // memory-mapped: convert in place
+		decodeFloat32(dst, f.data[8+f.hdr.size+info.Begin:8+f.hdr.size+info.End], info.DType)
+		return nil
 	}
 	// Read and convert in chunks, so no second full-size buffer is needed.
 	elemBytes := info.DType.Bits() / 8
@@ -193,11 +212,11 @@ func (f *File) Float32(name string) ([]float32, []int, error) {
 		part := TensorInfo{Name: name, Begin: info.Begin + int64(start*elemBytes)}
 		part.End = part.Begin + int64(m*elemBytes)
 		if err := f.readAt(buf[:m*elemBytes], part); err != nil {
-			return nil, nil, err
+			return err
 		}
-		decodeFloat32(out[start:start+m], buf[:m*elemBytes], info.DType)
+		decodeFloat32(dst[start:start+m], buf[:m*elemBytes], info.DType)
 	}
-	return out, info.Shape, nil
+	return nil
 }
 
 // readAt fills buf with the data bytes [info.Begin, info.End).
