@@ -1,0 +1,74 @@
+#!/usr/bin/python3
+"""Golden fixtures for fovea's data and augment packages.
+
+Run with Debian's interpreter (PyTorch 1.13, torchvision 0.14, Pillow):
+
+    /usr/bin/python3 scripts/golden_data.py
+
+It writes small files into testdata/data/: PNG/JPEG images made by Pillow with
+the values Pillow decodes (image I/O tests), and inputs/outputs of torchvision
+transforms (resize bilinear/nearest, colour adjustments) as JSON.
+"""
+import json
+import os
+
+import numpy as np
+from PIL import Image
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testdata", "data")
+
+
+def voc_palette():
+    pal = []
+    for i in range(256):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        pal += [r, g, b]
+    return pal
+
+
+def save_json(name, obj):
+    with open(os.path.join(OUT, name), "w") as f:
+        json.dump(obj, f, separators=(",", ":"))
+        f.write("\n")
+
+
+def images():
+    rng = np.random.RandomState(0)
+    fx = {}
+    # Palette label map, as VOC SegmentationClass: indices 0..20 and 255.
+    idx = rng.choice(list(range(21)) + [255], size=(6, 9)).astype(np.uint8)
+    p = Image.fromarray(idx, mode="P")
+    p.putpalette(voc_palette())
+    p.save(os.path.join(OUT, "palette.png"))
+    fx["palette"] = idx.flatten().tolist()
+    # Palette image as an image: its RGB colours.
+    fx["palette_rgb"] = np.asarray(p.convert("RGB")).transpose(2, 0, 1).flatten().tolist()
+    # 8-bit grey, 16-bit grey, RGB.
+    g8 = rng.randint(0, 256, size=(5, 7)).astype(np.uint8)
+    Image.fromarray(g8, mode="L").save(os.path.join(OUT, "gray8.png"))
+    fx["gray8"] = g8.flatten().tolist()
+    g16 = rng.randint(0, 65536, size=(5, 7)).astype(np.uint16)
+    Image.fromarray(g16.astype(np.int32), mode="I").convert("I;16").save(os.path.join(OUT, "gray16.png"))
+    fx["gray16"] = np.asarray(Image.open(os.path.join(OUT, "gray16.png"))).astype(np.int64).flatten().tolist()
+    rgb = rng.randint(0, 256, size=(5, 7, 3)).astype(np.uint8)
+    Image.fromarray(rgb, mode="RGB").save(os.path.join(OUT, "rgb.png"))
+    fx["rgb"] = rgb.transpose(2, 0, 1).flatten().tolist()
+    # A smooth RGB JPEG and what Pillow (libjpeg) decodes from it.
+    yy, xx = np.mgrid[0:16, 0:24]
+    smooth = np.stack([xx * 10, yy * 15, (xx + yy) * 6], axis=-1).clip(0, 255).astype(np.uint8)
+    Image.fromarray(smooth, mode="RGB").save(os.path.join(OUT, "rgb.jpg"), quality=90)
+    dec = np.asarray(Image.open(os.path.join(OUT, "rgb.jpg")).convert("RGB"))
+    fx["jpeg_shape"] = list(dec.shape)
+    fx["jpeg"] = dec.transpose(2, 0, 1).flatten().tolist()
+    save_json("images.json", fx)
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    images()
