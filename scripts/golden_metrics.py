@@ -133,6 +133,144 @@ def gen_seg():
     print("seg: %d cases" % len(cases))
 
 
+# ------------------------------------------------------------------------- VOC
+
+def voc_ap(rec, prec, use_07_metric):
+    """VOCap / the 11-point variant, as py-faster-rcnn's voc_ap."""
+    if use_07_metric:
+        ap = 0.
+        for t in np.arange(0., 1.1, 0.1):
+            p = 0 if np.sum(rec >= t) == 0 else np.max(prec[rec >= t])
+            ap = ap + p / 11.
+        return ap
+    mrec = np.concatenate(([0.], rec, [1.]))
+    mpre = np.concatenate(([0.], prec, [0.]))
+    for i in range(mpre.size - 1, 0, -1):
+        mpre[i - 1] = np.maximum(mpre[i - 1], mpre[i])
+    i = np.where(mrec[1:] != mrec[:-1])[0]
+    return np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1])
+
+
+def voc_eval_class(recs, dets, classname, ovthresh, use_07_metric):
+    """VOCevaldet rules: stable sort, IoU >= threshold, first max on ties."""
+    class_recs, npos = {}, 0
+    for img, objs in recs.items():
+        R = [o for o in objs if o["name"] == classname]
+        bbox = np.array([o["bbox"] for o in R], dtype=float).reshape(-1, 4)
+        difficult = np.array([o["difficult"] for o in R], dtype=bool)
+        npos += int(np.sum(~difficult))
+        class_recs[img] = {"bbox": bbox, "difficult": difficult, "det": [False] * len(R)}
+    image_ids = [d[0] for d in dets]
+    confidence = np.array([d[1] for d in dets], dtype=float)
+    BB = np.array([d[2:] for d in dets], dtype=float).reshape(-1, 4)
+    order = np.argsort(-confidence, kind="mergesort")
+    BB = BB[order]
+    image_ids = [image_ids[i] for i in order]
+    nd = len(image_ids)
+    tp, fp = np.zeros(nd), np.zeros(nd)
+    for d in range(nd):
+        R = class_recs[image_ids[d]]
+        bb = BB[d]
+        ovmax, jmax = -np.inf, -1
+        for j, g in enumerate(R["bbox"]):
+            iw = min(bb[2], g[2]) - max(bb[0], g[0]) + 1.
+            ih = min(bb[3], g[3]) - max(bb[1], g[1]) + 1.
+            if iw > 0 and ih > 0:
+                ua = (bb[2] - bb[0] + 1.) * (bb[3] - bb[1] + 1.) + (g[2] - g[0] + 1.) * (g[3] - g[1] + 1.) - iw * ih
+                ov = iw * ih / ua
+                if ov > ovmax:
+                    ovmax, jmax = ov, j
+        if ovmax >= ovthresh:
+            if not R["difficult"][jmax]:
+                if not R["det"][jmax]:
+                    tp[d] = 1.
+                    R["det"][jmax] = True
+                else:
+                    fp[d] = 1.
+        else:
+            fp[d] = 1.
+    fp, tp = np.cumsum(fp), np.cumsum(tp)
+    rec = tp / float(npos)
+    prec = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
+    return voc_ap(rec, prec, use_07_metric), rec, prec
+
+
+def gen_voc():
+    rng = np.random.RandomState(11)
+    d = os.path.join(OUT, "voc")
+    os.makedirs(os.path.join(d, "Annotations"), exist_ok=True)
+    os.makedirs(os.path.join(d, "dets"), exist_ok=True)
+    classes = ["cat", "dog", "person"]
+    recs = {}
+    for i in range(12):
+        img = "%06d" % (i + 1)
+        objs = []
+        n = 0 if i == 4 else rng.randint(1, 5)  # image 000005 has no object
+        for _ in range(n):
+            x0, y0 = rng.randint(1, 300), rng.randint(1, 200)
+            objs.append({"name": classes[rng.randint(0, 3)], "difficult": int(rng.rand() < 0.2),
+                         "bbox": [x0, y0, x0 + rng.randint(10, 150), y0 + rng.randint(10, 150)]})
+        recs[img] = objs
+        xml = ["<annotation>", "  <folder>VOC2007</folder>", "  <filename>%s.jpg</filename>" % img,
+               "  <size><width>500</width><height>375</height><depth>3</depth></size>"]
+        for o in objs:
+            xml += ["  <object>", "    <name>%s</name>" % o["name"], "    <pose>Unspecified</pose>",
+                    "    <truncated>0</truncated>", "    <difficult>%d</difficult>" % o["difficult"],
+                    "    <bndbox>"] + ["      <%s>%d</%s>" % (k, v, k) for k, v in zip(("xmin", "ymin", "xmax", "ymax"), o["bbox"])] + \
+                   ["    </bndbox>", "  </object>"]
+        xml.append("</annotation>")
+        with open(os.path.join(d, "Annotations", img + ".xml"), "w") as f:
+            f.write("\n".join(xml) + "\n")
+    dets = {c: [] for c in classes}
+    for img, objs in recs.items():
+        for o in objs:
+            for _ in range(rng.randint(0, 3)):  # 0: missed; 2: duplicate
+                j = rng.randint(-12, 13, size=4)
+                b = [o["bbox"][k] + j[k] for k in range(4)]
+                dets[o["name"]].append([img, round(rng.rand(), 1)] + b)  # scores rounded: ties
+        for _ in range(rng.randint(0, 3)):  # false positives, some on images without the class
+            c = classes[rng.randint(0, 3)]
+            x0, y0 = rng.randint(1, 300), rng.randint(1, 200)
+            dets[c].append([img, round(rng.rand(), 1), x0, y0, x0 + rng.randint(5, 100), y0 + rng.randint(5, 100)])
+    for c in classes:
+        with open(os.path.join(d, "dets", c + ".txt"), "w") as f:
+            for x in dets[c]:
+                f.write("%s %.1f %d %d %d %d\n" % tuple(x))
+    cases = []
+    for year, thr in ((2007, 0.5), (2012, 0.5), (2012, 0.7), (2007, 0.3)):
+        aps, curves = {}, {}
+        for c in classes:
+            ap, rec, prec = voc_eval_class(recs, dets[c], c, thr, year < 2010)
+            aps[c] = float(ap)
+            curves[c] = {"recall": rec.tolist(), "precision": prec.tolist()}
+        cases.append({"year": year, "iou": thr, "mAP": float(np.mean([aps[c] for c in classes])), "AP": aps,
+                      "curves": curves})
+    with open(os.path.join(d, "expected.json"), "w") as f:
+        json.dump(cases, f, indent=1)
+    print("voc: %d cases, %d detections" % (len(cases), sum(len(v) for v in dets.values())))
+
+
+# ----------------------------------------------------------------- numpy bits
+
+def gen_numpy():
+    """Constants and reductions whose last bits the Go code must reproduce."""
+    rng = np.random.RandomState(7)
+    sums = []
+    for n in (0, 3, 8, 9, 100, 128, 129, 300, 520):
+        x = rng.rand(n) * 10 ** rng.uniform(-3, 3, size=n)
+        sums.append({"x": [float.hex(float(v)) for v in x], "sum": float.hex(float(np.sum(x))),
+                     "mean": float.hex(float(np.mean(x))) if n else None})
+    out = {
+        "iouThrs": [float.hex(float(v)) for v in np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)],
+        "recThrs": [float.hex(float(v)) for v in np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)],
+        "voc07": [float.hex(float(v)) for v in np.arange(0., 1.1, 0.1)],
+        "sums": sums,
+    }
+    with open(os.path.join(OUT, "numpy.json"), "w") as f:
+        json.dump(out, f)
+    print("numpy: %d sums" % len(sums))
+
+
 if __name__ == "__main__":
     what = sys.argv[1:] or ["seg", "voc", "coco"]
     for w in what:
