@@ -101,36 +101,52 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	kern := active
+	pa := func(i0, mc, p0, kc, mr int, dst []float32) { packA(transA, a, lda, i0, mc, p0, kc, mr, dst) }
+	pb := func(p0, kc, j0, nc, nr int, dst []float32) { packB(transB, b, ldb, p0, kc, j0, nc, nr, dst) }
+	gemmParallel(active, m, n, k, alpha, pa, pb, beta, c, ldc)
+}
+
+// aPacker packs op(A)[i0:i0+mc, p0:p0+kc] into micro-panels of mr rows: panel
+// q holds, for each p, the mr values op(A)[i0+q*mr+i, p0+p], rows past mc
+// zero-filled. dst has room for ceil(mc/mr)*mr*kc values.
+type aPacker func(i0, mc, p0, kc, mr int, dst []float32)
+
+// bPacker packs op(B)[p0:p0+kc, j0:j0+nc] into micro-panels of nr columns:
+// panel q holds, for each p, the nr values op(B)[p0+p, j0+q*nr+j], columns
+// past nc zero-filled. dst has room for ceil(nc/nr)*nr*kc values.
+type bPacker func(p0, kc, j0, nc, nr int, dst []float32)
+
+// gemmParallel computes C = alpha*op(A)*op(B) + beta*C (C is m×n, stride
+// ldc; k > 0, alpha != 0) with operands given by their packers, on all
+// Threads() when the product is large and the pool is free.
+func gemmParallel(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker, beta float32, c []float32, ldc int) {
 	threads := Threads()
-	if threads > 1 && float64(m)*float64(n)*float64(k) >= parallelMinMNK {
-		// Split rows or columns, whichever leaves the busiest thread the
-		// least work (rows on a tie: each thread then packs all of B).
-		mTiles := (m + kern.mr - 1) / kern.mr
-		nTiles := (n + kern.nr - 1) / kern.nr
-		mParts, nParts := min(threads, mTiles), min(threads, nTiles)
-		mCost := min(m, (mTiles+mParts-1)/mParts*kern.mr) * n
-		nCost := min(n, (nTiles+nParts-1)/nParts*kern.nr) * m
-		if mCost <= nCost {
-			parts := mParts
-			parallelTasks(parts, func(t int) {
-				lo := t * mTiles / parts * kern.mr
-				hi := min(m, (t+1)*mTiles/parts*kern.mr)
-				aa := a[offA(transA, lo, 0, lda):]
-				gemmSerial(kern, transA, transB, hi-lo, n, k, alpha, aa, lda, b, ldb, beta, c[lo*ldc:], ldc)
-			})
-		} else {
-			parts := nParts
-			parallelTasks(parts, func(t int) {
-				lo := t * nTiles / parts * kern.nr
-				hi := min(n, (t+1)*nTiles/parts*kern.nr)
-				bb := b[offB(transB, 0, lo, ldb):]
-				gemmSerial(kern, transA, transB, m, hi-lo, k, alpha, a, lda, bb, ldb, beta, c[lo:], ldc)
-			})
-		}
+	if threads < 2 || float64(m)*float64(n)*float64(k) < parallelMinMNK {
+		gemmPacked(kern, m, n, k, alpha, pa, pb, beta, c, ldc)
 		return
 	}
-	gemmSerial(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	// Split rows or columns, whichever leaves the busiest thread the least
+	// work (rows on a tie: each thread then packs all of B).
+	mTiles := (m + kern.mr - 1) / kern.mr
+	nTiles := (n + kern.nr - 1) / kern.nr
+	mParts, nParts := min(threads, mTiles), min(threads, nTiles)
+	mCost := min(m, (mTiles+mParts-1)/mParts*kern.mr) * n
+	nCost := min(n, (nTiles+nParts-1)/nParts*kern.nr) * m
+	if mCost <= nCost {
+		parallelTasks(mParts, func(t int) {
+			lo := t * mTiles / mParts * kern.mr
+			hi := min(m, (t+1)*mTiles/mParts*kern.mr)
+			sub := func(i0, mc, p0, kc, mr int, dst []float32) { pa(lo+i0, mc, p0, kc, mr, dst) }
+			gemmPacked(kern, hi-lo, n, k, alpha, sub, pb, beta, c[lo*ldc:], ldc)
+		})
+		return
+	}
+	parallelTasks(nParts, func(t int) {
+		lo := t * nTiles / nParts * kern.nr
+		hi := min(n, (t+1)*nTiles/nParts*kern.nr)
+		sub := func(p0, kc, j0, nc, nr int, dst []float32) { pb(p0, kc, lo+j0, nc, nr, dst) }
+		gemmPacked(kern, m, hi-lo, k, alpha, pa, sub, beta, c[lo:], ldc)
+	})
 }
 
 // parallelMinMNK is the m*n*k below which Sgemm stays on one goroutine.
@@ -207,8 +223,8 @@ func grow(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-// gemmSerial runs the blocked loop nest on the calling goroutine.
-func gemmSerial(kern kernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// gemmPacked runs the blocked loop nest on the calling goroutine.
+func gemmPacked(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker, beta float32, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
 	bufs := gemmBufPool.Get().(*gemmBuffers)
 	defer gemmBufPool.Put(bufs)
@@ -228,10 +244,10 @@ func gemmSerial(kern kernel, transA, transB bool, m, n, k int, alpha float32, a 
 			if pc > 0 {
 				bet = 1
 			}
-			packA(transA, a, lda, ic, mc, pc, kc, mr, ap)
+			pa(ic, mc, pc, kc, mr, ap)
 			for jc := 0; jc < n; jc += kern.nc {
 				nc := min(kern.nc, n-jc)
-				packB(transB, b, ldb, pc, kc, jc, nc, nr, bp)
+				pb(pc, kc, jc, nc, nr, bp)
 				for ir := 0; ir < mc; ir += mr {
 					mrr := min(mr, mc-ir)
 					apan := ap[ir*kc : ir*kc+mr*kc]
