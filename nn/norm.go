@@ -1,0 +1,579 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/fovea-ml/fovea/internal/cpu"
+	"github.com/fovea-ml/fovea/stochastic"
+	"github.com/fovea-ml/fovea/tensor"
+)
+
+// This file holds the normalisation layers. Each is one fused,
+// differentiable operation (statistics in float64), not a chain of tensor
+// operations, because training loops spend much of their time in them.
+
+// LayerNorm normalises over the last dimensions of its input
+// (torch.nn.LayerNorm): y = (x − mean)/√(var + Eps)·Weight + Bias, with the
+// mean and biased variance taken over the trailing NormalizedShape
+// dimensions of each sample. State-dict names: weight, bias
+// (NormalizedShape); both nil without elementwise affine.
+type LayerNorm struct {
+	Weight          *tensor.Tensor
+	Bias            *tensor.Tensor
+	NormalizedShape []int
+	Eps             float64
+}
+
+// NewLayerNorm returns a LayerNorm over the trailing dimensions shape, with
+// Eps 1e-5, weight ones and bias zeros, as PyTorch. For no affine
+// parameters set Weight and Bias to nil.
+func NewLayerNorm(shape ...int) *LayerNorm {
+	return &LayerNorm{Weight: Ones(param(shape...)), Bias: param(shape...), NormalizedShape: cloneInts(shape), Eps: 1e-5}
+}
+
+// Forward normalises x: (…, NormalizedShape…), giving the same shape.
+func (l *LayerNorm) Forward(x *tensor.Tensor) *tensor.Tensor {
+	ns := l.NormalizedShape
+	if x.Dim() < len(ns) || !tensor.SameShape(x.Shape()[x.Dim()-len(ns):], ns) {
+		panic(fmt.Sprintf("nn.LayerNorm: input %s does not end in the normalized shape %s", tensor.FormatShape(x.Shape()), tensor.FormatShape(ns)))
+	}
+	d := tensor.Numel(ns)
+	checkAffine("nn.LayerNorm", l.Weight, l.Bias, d)
+	return rowNorm("LayerNorm", x, l.Weight, l.Bias, d, 1, l.Eps)
+}
+
+// GroupNorm normalises each sample over groups of channels
+// (torch.nn.GroupNorm): the C channels are split into Groups consecutive
+// groups, each normalised over its channels and all positions, then scaled
+// and shifted per channel. State-dict names: weight, bias (C); nil without
+// affine.
+type GroupNorm struct {
+	Weight *tensor.Tensor
+	Bias   *tensor.Tensor
+	Groups int
+	Eps    float64
+}
+
+// NewGroupNorm returns a GroupNorm of groups over channels, with Eps 1e-5,
+// weight ones and bias zeros. channels must be divisible by groups.
+func NewGroupNorm(groups, channels int) *GroupNorm {
+	if groups <= 0 || channels%groups != 0 {
+		panic(fmt.Sprintf("nn.NewGroupNorm: %d channels cannot be split into %d groups", channels, groups))
+	}
+	return &GroupNorm{Weight: Ones(param(channels)), Bias: param(channels), Groups: groups, Eps: 1e-5}
+}
+
+// Forward normalises x: (N, C, …), giving the same shape.
+func (g *GroupNorm) Forward(x *tensor.Tensor) *tensor.Tensor {
+	if x.Dim() < 2 || g.Groups <= 0 || x.SizeOf(1)%g.Groups != 0 {
+		panic(fmt.Sprintf("nn.GroupNorm: input %s, want (N, C, …) with C divisible by %d groups", tensor.FormatShape(x.Shape()), g.Groups))
+	}
+	c := x.SizeOf(1)
+	checkAffine("nn.GroupNorm", g.Weight, g.Bias, c)
+	spatial := x.Size() / max(x.SizeOf(0)*c, 1)
+	// Each (sample, group) is a contiguous row of C/G·spatial values; the
+	// affine parameters change every `spatial` values.
+	return rowNorm("GroupNorm", x, g.Weight, g.Bias, c/g.Groups*spatial, spatial, g.Eps)
+}
+
+func checkAffine(op string, w, b *tensor.Tensor, n int) {
+	for _, p := range []*tensor.Tensor{w, b} {
+		if p != nil && p.Size() != n {
+			panic(fmt.Sprintf("%s: affine parameter of shape %s, want %d elements", op, tensor.FormatShape(p.Shape()), n))
+		}
+	}
+}
+
+// rowNorm normalises contiguous rows of length d of x and applies the affine
+// parameters w, b (either may be nil), whose index for element j of row r is
+// ((r·d + j) / every) mod len(w) — every = 1 and len(w) = d for LayerNorm;
+// every = spatial size for GroupNorm.
+func rowNorm(op string, x, w, b *tensor.Tensor, d, every int, eps float64) *tensor.Tensor {
+	n := x.Size()
+	rows := 0
+	if d > 0 {
+		rows = n / d
+	}
+	xd := x.Data()
+	xhat := make([]float32, n)
+	invstd := make([]float64, rows)
+	y := tensor.Zeros(x.Shape()...)
+	yd := y.Data()
+	var wd, bd []float32
+	np := 1
+	if w != nil {
+		wd = w.Data()
+		np = len(wd)
+	}
+	if b != nil {
+		bd = b.Data()
+		np = len(bd)
+	}
+	grain := max(1, 8192/max(d, 1))
+	cpu.ParallelGrain(rows, grain, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := xd[r*d : (r+1)*d]
+			var s float64
+			for _, v := range row {
+				s += float64(v)
+			}
+			mean := s / float64(d)
+			var ss float64
+			for _, v := range row {
+				dv := float64(v) - mean
+				ss += dv * dv
+			}
+			is := 1 / math.Sqrt(ss/float64(d)+eps)
+			invstd[r] = is
+			xh := xhat[r*d : (r+1)*d]
+			yr := yd[r*d : (r+1)*d]
+			for j, v := range row {
+				h := float32((float64(v) - mean) * is)
+				xh[j] = h
+				k := ((r*d + j) / every) % np
+				o := h
+				if wd != nil {
+					o *= wd[k]
+				}
+				if bd != nil {
+					o += bd[k]
+				}
+				yr[j] = o
+			}
+		}
+	})
+	return tensor.Record(op, y, func(g *tensor.Tensor) []*tensor.Tensor {
+		gd := g.Data()
+		var gx, gw, gb *tensor.Tensor
+		if x.RequiresGrad() {
+			gx = tensor.Zeros(x.Shape()...)
+			gxd := gx.Data()
+			cpu.ParallelGrain(rows, grain, func(lo, hi int) {
+				dxh := make([]float64, d)
+				for r := lo; r < hi; r++ {
+					xh := xhat[r*d : (r+1)*d]
+					gr := gd[r*d : (r+1)*d]
+					var s1, s2 float64
+					for j, v := range gr {
+						dv := float64(v)
+						if wd != nil {
+							dv *= float64(wd[((r*d+j)/every)%np])
+						}
+						dxh[j] = dv
+						s1 += dv
+						s2 += dv * float64(xh[j])
+					}
+					m1, m2 := s1/float64(d), s2/float64(d)
+					is := invstd[r]
+					out := gxd[r*d : (r+1)*d]
+					for j := range out {
+						out[j] = float32(is * (dxh[j] - m1 - float64(xh[j])*m2))
+					}
+				}
+			})
+		}
+		needW, needB := w != nil && w.RequiresGrad(), b != nil && b.RequiresGrad()
+		if needW || needB {
+			accW, accB := make([]float64, np), make([]float64, np)
+			for i, v := range gd {
+				k := (i / every) % np
+				accW[k] += float64(v) * float64(xhat[i])
+				accB[k] += float64(v)
+			}
+			if needW {
+				gw = tensor.Zeros(w.Shape()...)
+				for k, v := range accW {
+					gw.Data()[k] = float32(v)
+				}
+			}
+			if needB {
+				gb = tensor.Zeros(b.Shape()...)
+				for k, v := range accB {
+					gb.Data()[k] = float32(v)
+				}
+			}
+		}
+		return []*tensor.Tensor{gx, gw, gb}
+	}, x, w, b)
+}
+
+// LayerNorm2d is layer normalisation over the channels of a channels-first
+// image, as in SAM (segment_anything.modeling.common.LayerNorm2d) and
+// ConvNeXt: at every position of every sample the C values are normalised
+// to zero mean and unit (biased) variance, then scaled and shifted per
+// channel. State-dict names: weight, bias (C).
+type LayerNorm2d struct {
+	Weight *tensor.Tensor
+	Bias   *tensor.Tensor
+	Eps    float64
+}
+
+// NewLayerNorm2d returns a LayerNorm2d over c channels with Eps 1e-6 (SAM's
+// default), weight ones and bias zeros.
+func NewLayerNorm2d(c int) *LayerNorm2d {
+	return &LayerNorm2d{Weight: Ones(param(c)), Bias: param(c), Eps: 1e-6}
+}
+
+// Forward normalises x: (N, C, H, W) (or any (N, C, …)), giving the same shape.
+func (l *LayerNorm2d) Forward(x *tensor.Tensor) *tensor.Tensor {
+	if x.Dim() < 2 {
+		panic(fmt.Sprintf("nn.LayerNorm2d: input %s, want (N, C, H, W)", tensor.FormatShape(x.Shape())))
+	}
+	c := x.SizeOf(1)
+	checkAffine("nn.LayerNorm2d", l.Weight, l.Bias, c)
+	return channelNorm(x, l.Weight, l.Bias, l.Eps)
+}
+
+// channelNorm is LayerNorm2d's operation: x (N, C, P) normalised over C.
+func channelNorm(x, w, b *tensor.Tensor, eps float64) *tensor.Tensor {
+	nb, c := x.SizeOf(0), x.SizeOf(1)
+	p := 0
+	if nb*c > 0 {
+		p = x.Size() / (nb * c)
+	}
+	xd := x.Data()
+	xhat := make([]float32, x.Size())
+	invstd := make([]float64, nb*p)
+	y := tensor.Zeros(x.Shape()...)
+	yd := y.Data()
+	var wd, bd []float32
+	if w != nil {
+		wd = w.Data()
+	}
+	if b != nil {
+		bd = b.Data()
+	}
+	// forEach runs fn(n, p0, p1) over position ranges, in parallel.
+	forEach := func(fn func(n, p0, p1 int)) {
+		cpu.ParallelGrain(nb*p, max(1, 4096/max(c, 1)), func(lo, hi int) {
+			for q := lo; q < hi; {
+				n, p0 := q/p, q%p
+				p1 := min(p, p0+hi-q)
+				fn(n, p0, p1)
+				q += p1 - p0
+			}
+		})
+	}
+	forEach(func(n, p0, p1 int) {
+		L := p1 - p0
+		sum := make([]float64, L)
+		sq := make([]float64, L)
+		base := n * c * p
+		for ch := 0; ch < c; ch++ {
+			row := xd[base+ch*p+p0 : base+ch*p+p1]
+			for j, v := range row {
+				sum[j] += float64(v)
+			}
+		}
+		for j := range sum {
+			sum[j] /= float64(c)
+		}
+		for ch := 0; ch < c; ch++ {
+			row := xd[base+ch*p+p0 : base+ch*p+p1]
+			for j, v := range row {
+				dv := float64(v) - sum[j]
+				sq[j] += dv * dv
+			}
+		}
+		for j := range sq {
+			sq[j] = 1 / math.Sqrt(sq[j]/float64(c)+eps)
+			invstd[n*p+p0+j] = sq[j]
+		}
+		for ch := 0; ch < c; ch++ {
+			off := base + ch*p
+			for j := 0; j < L; j++ {
+				h := float32((float64(xd[off+p0+j]) - sum[j]) * sq[j])
+				xhat[off+p0+j] = h
+				o := h
+				if wd != nil {
+					o *= wd[ch]
+				}
+				if bd != nil {
+					o += bd[ch]
+				}
+				yd[off+p0+j] = o
+			}
+		}
+	})
+	return tensor.Record("LayerNorm2d", y, func(g *tensor.Tensor) []*tensor.Tensor {
+		gd := g.Data()
+		var gx, gw, gb *tensor.Tensor
+		if x.RequiresGrad() {
+			gx = tensor.Zeros(x.Shape()...)
+			gxd := gx.Data()
+			forEach(func(n, p0, p1 int) {
+				L := p1 - p0
+				s1 := make([]float64, L)
+				s2 := make([]float64, L)
+				base := n * c * p
+				for ch := 0; ch < c; ch++ {
+					wc := 1.0
+					if wd != nil {
+						wc = float64(wd[ch])
+					}
+					off := base + ch*p + p0
+					for j := 0; j < L; j++ {
+						dv := float64(gd[off+j]) * wc
+						s1[j] += dv
+						s2[j] += dv * float64(xhat[off+j])
+					}
+				}
+				for ch := 0; ch < c; ch++ {
+					wc := 1.0
+					if wd != nil {
+						wc = float64(wd[ch])
+					}
+					off := base + ch*p + p0
+					for j := 0; j < L; j++ {
+						dv := float64(gd[off+j]) * wc
+						is := invstd[n*p+p0+j]
+						gxd[off+j] = float32(is * (dv - s1[j]/float64(c) - float64(xhat[off+j])*s2[j]/float64(c)))
+					}
+				}
+			})
+		}
+		if (w != nil && w.RequiresGrad()) || (b != nil && b.RequiresGrad()) {
+			accW, accB := make([]float64, c), make([]float64, c)
+			for n := 0; n < nb; n++ {
+				for ch := 0; ch < c; ch++ {
+					off := (n*c + ch) * p
+					for j := 0; j < p; j++ {
+						accW[ch] += float64(gd[off+j]) * float64(xhat[off+j])
+						accB[ch] += float64(gd[off+j])
+					}
+				}
+			}
+			if w != nil && w.RequiresGrad() {
+				gw = tensor.Zeros(w.Shape()...)
+				for k, v := range accW {
+					gw.Data()[k] = float32(v)
+				}
+			}
+			if b != nil && b.RequiresGrad() {
+				gb = tensor.Zeros(b.Shape()...)
+				for k, v := range accB {
+					gb.Data()[k] = float32(v)
+				}
+			}
+		}
+		return []*tensor.Tensor{gx, gw, gb}
+	}, x, w, b)
+}
+
+// BatchNorm2d is batch normalisation over the channels of (N, C, H, W)
+// inputs (torch.nn.BatchNorm2d; it also accepts (N, C) and (N, C, L) as
+// BatchNorm1d does).
+//
+// In training mode each channel is normalised with the mean and biased
+// variance of the batch (over N, H, W), and the running statistics move
+// towards the batch's mean and unbiased variance by
+// stochastic.EMAUpdate: running = (1 − Momentum)·running + Momentum·batch,
+// or, with Cumulative (PyTorch's momentum=None), by the cumulative average
+// stochastic.MeanUpdate with k = NumBatchesTracked. In evaluation mode the
+// running statistics are used. Without running statistics (RunningMean and
+// RunningVar nil, PyTorch's track_running_stats=False) batch statistics are
+// always used.
+//
+// State-dict names: weight, bias (C; nil without affine), running_mean,
+// running_var (C) and num_batches_tracked (), buffers. num_batches_tracked
+// is int64 in PyTorch; fovea keeps it as a float32 scalar, exact up to 2²⁴
+// batches, and safetensors files store it as F32 (loading PyTorch's I64
+// converts).
+type BatchNorm2d struct {
+	TrainMode
+	Weight            *tensor.Tensor
+	Bias              *tensor.Tensor
+	RunningMean       *tensor.Tensor `nn:",buffer"`
+	RunningVar        *tensor.Tensor `nn:",buffer"`
+	NumBatchesTracked *tensor.Tensor `nn:",buffer"`
+	Eps               float64
+	Momentum          float32
+	Cumulative        bool
+}
+
+// NewBatchNorm2d returns a BatchNorm2d over c channels with PyTorch's
+// defaults: Eps 1e-5, Momentum 0.1, weight ones, bias zeros, running mean
+// zeros, running variance ones, in training mode.
+func NewBatchNorm2d(c int) *BatchNorm2d {
+	return &BatchNorm2d{
+		Weight:            Ones(param(c)),
+		Bias:              param(c),
+		RunningMean:       tensor.Zeros(c),
+		RunningVar:        tensor.Ones(c),
+		NumBatchesTracked: tensor.Scalar(0),
+		Eps:               1e-5,
+		Momentum:          0.1,
+	}
+}
+
+// Forward normalises x: (N, C, H, W), giving the same shape. In training
+// mode it also updates the running statistics (so it must not run
+// concurrently with itself then).
+func (m *BatchNorm2d) Forward(x *tensor.Tensor) *tensor.Tensor {
+	if x.Dim() < 2 {
+		panic(fmt.Sprintf("nn.BatchNorm2d: input %s, want (N, C, H, W)", tensor.FormatShape(x.Shape())))
+	}
+	nb, c := x.SizeOf(0), x.SizeOf(1)
+	checkAffine("nn.BatchNorm2d", m.Weight, m.Bias, c)
+	tracking := m.RunningMean != nil && m.RunningVar != nil
+	if tracking && (m.RunningMean.Size() != c || m.RunningVar.Size() != c) {
+		panic(fmt.Sprintf("nn.BatchNorm2d: input %s has %d channels, running statistics %s and %s",
+			tensor.FormatShape(x.Shape()), c, tensor.FormatShape(m.RunningMean.Shape()), tensor.FormatShape(m.RunningVar.Shape())))
+	}
+	p := 0
+	if nb*c > 0 {
+		p = x.Size() / (nb * c)
+	}
+	cnt := nb * p
+	useBatch := m.Training() || !tracking
+	mean := make([]float64, c)
+	invstd := make([]float64, c)
+	xd := x.Data()
+	if useBatch {
+		if cnt <= 1 {
+			panic(fmt.Sprintf("nn.BatchNorm2d: expected more than 1 value per channel when training, got input %s", tensor.FormatShape(x.Shape())))
+		}
+		varU := make([]float32, c)
+		meanF := make([]float32, c)
+		cpu.Parallel(c, func(lo, hi int) {
+			for ch := lo; ch < hi; ch++ {
+				var s float64
+				for n := 0; n < nb; n++ {
+					for _, v := range xd[(n*c+ch)*p : (n*c+ch+1)*p] {
+						s += float64(v)
+					}
+				}
+				mu := s / float64(cnt)
+				var ss float64
+				for n := 0; n < nb; n++ {
+					for _, v := range xd[(n*c+ch)*p : (n*c+ch+1)*p] {
+						d := float64(v) - mu
+						ss += d * d
+					}
+				}
+				mean[ch] = mu
+				invstd[ch] = 1 / math.Sqrt(ss/float64(cnt)+m.Eps)
+				meanF[ch] = float32(mu)
+				varU[ch] = float32(ss / float64(cnt-1))
+			}
+		})
+		if tracking && m.Training() {
+			k := 1
+			if m.NumBatchesTracked != nil {
+				m.NumBatchesTracked.Data()[0]++
+				k = int(m.NumBatchesTracked.Data()[0])
+			}
+			if m.Cumulative {
+				stochastic.MeanUpdate(m.RunningMean.Data(), meanF, k)
+				stochastic.MeanUpdate(m.RunningVar.Data(), varU, k)
+			} else {
+				stochastic.EMAUpdate(m.RunningMean.Data(), meanF, m.Momentum)
+				stochastic.EMAUpdate(m.RunningVar.Data(), varU, m.Momentum)
+			}
+		}
+	} else {
+		rm, rv := m.RunningMean.Data(), m.RunningVar.Data()
+		for ch := 0; ch < c; ch++ {
+			mean[ch] = float64(rm[ch])
+			invstd[ch] = 1 / math.Sqrt(float64(rv[ch])+m.Eps)
+		}
+	}
+	return batchNormApply(x, m.Weight, m.Bias, mean, invstd, useBatch)
+}
+
+// batchNormApply normalises x (N, C, P) per channel with the given
+// statistics and records the backward pass; batchStats says whether they
+// came from x (so that the gradient flows through them).
+func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats bool) *tensor.Tensor {
+	nb, c := x.SizeOf(0), x.SizeOf(1)
+	p := 0
+	if nb*c > 0 {
+		p = x.Size() / (nb * c)
+	}
+	cnt := float64(nb * p)
+	xd := x.Data()
+	xhat := make([]float32, x.Size())
+	y := tensor.Zeros(x.Shape()...)
+	yd := y.Data()
+	var wd, bd []float32
+	if w != nil {
+		wd = w.Data()
+	}
+	if b != nil {
+		bd = b.Data()
+	}
+	cpu.Parallel(c, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			scale, shift := float32(1), float32(0)
+			if wd != nil {
+				scale = wd[ch]
+			}
+			if bd != nil {
+				shift = bd[ch]
+			}
+			for n := 0; n < nb; n++ {
+				off := (n*c + ch) * p
+				for j, v := range xd[off : off+p] {
+					h := float32((float64(v) - mean[ch]) * invstd[ch])
+					xhat[off+j] = h
+					yd[off+j] = h*scale + shift
+				}
+			}
+		}
+	})
+	return tensor.Record("BatchNorm2d", y, func(g *tensor.Tensor) []*tensor.Tensor {
+		gd := g.Data()
+		var gx *tensor.Tensor
+		if x.RequiresGrad() {
+			gx = tensor.Zeros(x.Shape()...)
+		}
+		sumG, sumGX := make([]float64, c), make([]float64, c)
+		cpu.Parallel(c, func(lo, hi int) {
+			for ch := lo; ch < hi; ch++ {
+				var s1, s2 float64
+				for n := 0; n < nb; n++ {
+					off := (n*c + ch) * p
+					for j, v := range gd[off : off+p] {
+						s1 += float64(v)
+						s2 += float64(v) * float64(xhat[off+j])
+					}
+				}
+				sumG[ch], sumGX[ch] = s1, s2
+				if gx == nil {
+					continue
+				}
+				wc := 1.0
+				if wd != nil {
+					wc = float64(wd[ch])
+				}
+				k := wc * invstd[ch]
+				gxd := gx.Data()
+				for n := 0; n < nb; n++ {
+					off := (n*c + ch) * p
+					for j, v := range gd[off : off+p] {
+						if batchStats {
+							gxd[off+j] = float32(k * (float64(v) - s1/cnt - float64(xhat[off+j])*s2/cnt))
+						} else {
+							gxd[off+j] = float32(k * float64(v))
+						}
+					}
+				}
+			}
+		})
+		var gw, gb *tensor.Tensor
+		if w != nil && w.RequiresGrad() {
+			gw = tensor.Zeros(w.Shape()...)
+			for k, v := range sumGX {
+				gw.Data()[k] = float32(v)
+			}
+		}
+		if b != nil && b.RequiresGrad() {
+			gb = tensor.Zeros(b.Shape()...)
+			for k, v := range sumG {
+				gb.Data()[k] = float32(v)
+			}
+		}
+		return []*tensor.Tensor{gx, gw, gb}
+	}, x, w, b)
+}
