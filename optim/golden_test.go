@@ -1,0 +1,142 @@
+package optim
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/fovea-ml/fovea/tensor"
+)
+
+func readGolden(t *testing.T, name string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "optim", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+// relErr is |got − want| / max(|want|, 1e-3): relative, with a floor so that
+// values crossing zero are judged by absolute error.
+func relErr(got, want float64) float64 {
+	return math.Abs(got-want) / math.Max(math.Abs(want), 1e-3)
+}
+
+type optGolden struct {
+	Steps int         `json:"steps"`
+	W0    []float32   `json:"w0"`
+	B0    []float32   `json:"b0"`
+	Cw    []float32   `json:"cw"`
+	Cb    []float32   `json:"cb"`
+	Aw    []float32   `json:"aw"`
+	Ab    []float32   `json:"ab"`
+	Nw    [][]float32 `json:"nw"`
+	Nb    [][]float32 `json:"nb"`
+	Cases []optCase   `json:"cases"`
+}
+
+type optCase struct {
+	Name      string         `json:"name"`
+	Optimizer string         `json:"optimizer"`
+	Options   map[string]any `json:"options"`
+	W         [][]float32    `json:"w"`
+	B         [][]float32    `json:"b"`
+}
+
+func num(m map[string]any, k string) float64 {
+	if v, ok := m[k].(float64); ok {
+		return v
+	}
+	return 0
+}
+
+func flag(m map[string]any, k string) bool {
+	v, _ := m[k].(bool)
+	return v
+}
+
+// newGoldenOptimizer builds the optimizer of a golden case over w and b: the
+// weights in group 0 with the case's options, the bias in group 1 with half
+// the learning rate and no weight decay.
+func newGoldenOptimizer(c optCase, w, b *tensor.Tensor) Optimizer {
+	o := c.Options
+	lr := num(o, "lr")
+	groups := []ParamGroup{
+		{Name: "weights", Params: []*tensor.Tensor{w}},
+		{Name: "bias", Params: []*tensor.Tensor{b}, LR: Float(lr * 0.5), WeightDecay: Float(0)},
+	}
+	switch c.Optimizer {
+	case "SGD":
+		return NewSGD(groups, SGDOptions{LR: lr, Momentum: num(o, "momentum"), Dampening: num(o, "dampening"),
+			WeightDecay: num(o, "weight_decay"), Nesterov: flag(o, "nesterov"), Maximize: flag(o, "maximize")})
+	case "Adam", "AdamW":
+		ao := AdamOptions{LR: lr, Beta1: num(o, "beta1"), Beta2: num(o, "beta2"), Eps: num(o, "eps"),
+			WeightDecay: num(o, "weight_decay"), AMSGrad: flag(o, "amsgrad"), Maximize: flag(o, "maximize")}
+		if c.Optimizer == "Adam" {
+			return NewAdam(groups, ao)
+		}
+		return NewAdamW(groups, ao)
+	}
+	panic("unknown optimizer " + c.Optimizer)
+}
+
+// setGoldenGrads sets the gradients of step k as the golden script does:
+// (p − c)·a + n_k in float32, and none for the bias on every third step.
+func setGoldenGrads(g *optGolden, k int, w, b *tensor.Tensor) {
+	grad := func(p, c, a, n []float32) []float32 {
+		out := make([]float32, len(p))
+		for i := range p {
+			// Explicit conversions keep each operation rounded (no FMA).
+			d := float32(p[i] - c[i])
+			out[i] = float32(d*a[i]) + n[i]
+		}
+		return out
+	}
+	w.SetGrad(tensor.New(grad(w.Data(), g.Cw, g.Aw, g.Nw[k]), w.Shape()...))
+	if k%3 != 2 {
+		b.SetGrad(tensor.New(grad(b.Data(), g.Cb, g.Ab, g.Nb[k]), b.Shape()...))
+	}
+}
+
+func goldenParams(g *optGolden) (w, b *tensor.Tensor) {
+	w = tensor.FromSlice(g.W0, 3, 4).SetRequiresGrad(true)
+	b = tensor.FromSlice(g.B0, 4).SetRequiresGrad(true)
+	return w, b
+}
+
+func TestOptimizersMatchTorch(t *testing.T) {
+	var g optGolden
+	readGolden(t, "optimizers.json", &g)
+	for _, c := range g.Cases {
+		t.Run(c.Name, func(t *testing.T) {
+			w, b := goldenParams(&g)
+			opt := newGoldenOptimizer(c, w, b)
+			maxErr, maxAbs, exact, total := 0.0, 0.0, 0, 0
+			for k := 0; k < g.Steps; k++ {
+				opt.ZeroGrad()
+				setGoldenGrads(&g, k, w, b)
+				opt.Step()
+				for _, pair := range []struct{ got, want []float32 }{{w.Data(), c.W[k]}, {b.Data(), c.B[k]}} {
+					for i := range pair.want {
+						e := relErr(float64(pair.got[i]), float64(pair.want[i]))
+						maxErr = math.Max(maxErr, e)
+						maxAbs = math.Max(maxAbs, math.Abs(float64(pair.got[i]-pair.want[i])))
+						if pair.got[i] == pair.want[i] {
+							exact++
+						}
+						total++
+					}
+				}
+			}
+			t.Logf("%s: max rel err %.3g, max abs err %.3g, %d/%d values bit-identical", c.Name, maxErr, maxAbs, exact, total)
+			if maxErr > 1e-6 {
+				t.Errorf("max relative error %.3g > 1e-6", maxErr)
+			}
+		})
+	}
+}
