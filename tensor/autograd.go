@@ -45,6 +45,9 @@ func (t *Tensor) Detach() *Tensor { return &Tensor{data: t.data, shape: t.shape}
 func Record(op string, out *Tensor, backward BackwardFunc, inputs ...*Tensor) *Tensor {
 	for _, in := range inputs {
 		if in != nil && in.requiresGrad {
+			if backward == nil {
+				panic("tensor.Record: " + op + ": nil backward function")
+			}
 			out.requiresGrad = true
 			out.node = &node{op: op, inputs: inputs, backward: backward}
 			return out
@@ -87,6 +90,7 @@ func (t *Tensor) BackwardWith(gradOut *Tensor) {
 		t.accumulate(gradOut)
 		return
 	}
+	t.node.checkLive()
 	// Topological order by iterative depth-first search.
 	var order []*Tensor
 	visited := map[*Tensor]bool{}
@@ -102,6 +106,9 @@ func (t *Tensor) BackwardWith(gradOut *Tensor) {
 			in := f.t.node.inputs[f.next]
 			f.next++
 			if in != nil && in.requiresGrad && !visited[in] {
+				if in.node != nil {
+					in.node.checkLive()
+				}
 				visited[in] = true
 				stack = append(stack, frame{in, 0})
 			}
@@ -122,7 +129,7 @@ func (t *Tensor) BackwardWith(gradOut *Tensor) {
 			continue
 		}
 		n := cur.node
-		cur.node = nil // free the graph as we go
+		cur.node = &node{op: n.op} // free the graph as we go, remembering that cur is not a leaf
 		if g == nil {
 			continue
 		}
@@ -144,6 +151,13 @@ func (t *Tensor) BackwardWith(gradOut *Tensor) {
 				grads[in] = gi
 			}
 		}
+	}
+}
+
+// checkLive panics when Backward has already run through n and freed it.
+func (n *node) checkLive() {
+	if n.backward == nil {
+		panic(fmt.Sprintf("tensor.Backward: trying to backward through %s a second time; the graph is freed by Backward (run the forward pass again)", n.op))
 	}
 }
 

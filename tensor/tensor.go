@@ -35,7 +35,7 @@ type Tensor struct {
 
 	requiresGrad bool
 	grad         *Tensor
-	node         *node // how this tensor was made; nil for leaves and after Backward
+	node         *node // how this tensor was made; nil for leaves, emptied (backward nil) by Backward
 }
 
 // node records one operation in the autograd graph.
