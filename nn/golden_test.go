@@ -126,7 +126,7 @@ func (f *fixture) check(t *testing.T, key string, got *tensor.Tensor, rtol float
 	floor := math.Max(scale*0.1, 1e-6)
 	e := tensortest.MaxRelErr(got.Data(), want.Data(), floor)
 	goldenErrs.Lock()
-	if e > goldenErrs.m[f.name] || math.IsNaN(e) {
+	if old, ok := goldenErrs.m[f.name]; !ok || e > old || math.IsNaN(e) {
 		goldenErrs.m[f.name] = e
 	}
 	goldenErrs.Unlock()
