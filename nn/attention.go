@@ -112,7 +112,7 @@ func (m *MultiheadAttention) Attend(query, key, value *tensor.Tensor, opt Attent
 	if m.Dropout > 0 && m.Training() {
 		attn = dropoutMask(attn, m.Dropout, m.Rng)
 	}
-	o := tensor.MatMul(attn, v)                                  // (N, H, L, D)
+	o := tensor.MatMul(attn, v)                                // (N, H, L, D)
 	o = tensor.Reshape(tensor.Permute(o, 0, 2, 1, 3), n, l, e) // (N, L, E)
 	out = m.OutProj.Forward(o)
 	if opt.NeedWeights {
