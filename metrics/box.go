@@ -12,7 +12,7 @@ func IoUXYXY(a, b [4]float64) float64 {
 		return 0
 	}
 	inter := w * h
-	union := (a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter
+	union := float64((a[2]-a[0])*(a[3]-a[1])) + float64((b[2]-b[0])*(b[3]-b[1])) - inter // float64(): no fused multiply-add
 	return inter / union
 }
 
@@ -34,7 +34,7 @@ func IoUXYWH(d, g [4]float64, crowd bool) float64 {
 	if crowd {
 		return i / da
 	}
-	return i / (da + g[2]*g[3] - i)
+	return i / (da + float64(g[2]*g[3]) - i)
 }
 
 // IoUVOC returns the overlap of two boxes [xmin, ymin, xmax, ymax] in the
@@ -47,7 +47,7 @@ func IoUVOC(a, b [4]float64) (iou float64, ok bool) {
 	if iw <= 0 || ih <= 0 {
 		return 0, false
 	}
-	ua := (a[2]-a[0]+1)*(a[3]-a[1]+1) + (b[2]-b[0]+1)*(b[3]-b[1]+1) - iw*ih
+	ua := float64((a[2]-a[0]+1)*(a[3]-a[1]+1)) + float64((b[2]-b[0]+1)*(b[3]-b[1]+1)) - float64(iw*ih)
 	return iw * ih / ua, true
 }
 

@@ -250,6 +250,70 @@ def gen_voc():
     print("voc: %d cases, %d detections" % (len(cases), sum(len(v) for v in dets.values())))
 
 
+# ------------------------------------------------------------------ COCO masks
+
+def gen_rle():
+    from pycocotools import mask as mu
+    rng = np.random.RandomState(3)
+    out = {"masks": [], "polygons": [], "boxes": [], "merges": [], "ious": []}
+    for i in range(6):
+        h, w = rng.randint(1, 20), rng.randint(1, 20)
+        if i == 0:
+            m = np.zeros((h, w), np.uint8)
+        elif i == 1:
+            m = np.ones((h, w), np.uint8)
+        else:
+            m = (rng.rand(h, w) < [0.1, 0.5, 0.9, 0.3, 0.7, 0.5][i]).astype(np.uint8)
+        r = mu.encode(np.asfortranarray(m))
+        out["masks"].append({"h": h, "w": w, "mask": "".join(str(v) for v in m.ravel()),
+                             "counts": r["counts"].decode(), "area": int(mu.area(r)),
+                             "bbox": mu.toBbox(r).tolist()})
+    for i in range(40):
+        h, w = rng.randint(5, 60), rng.randint(5, 60)
+        k = rng.randint(3, 9)
+        pts = rng.uniform(-5, max(h, w) + 5, size=2 * k)
+        if i % 5 == 0:
+            pts = np.round(pts * 2) / 2  # half-pixel vertices
+        if i % 7 == 0:
+            pts[2:4] = pts[0:2]  # repeated vertex
+        if i % 11 == 0:
+            pts = pts * 0.05  # tiny polygon near the origin
+        poly = pts.tolist()
+        r = mu.frPyObjects([poly], h, w)[0]
+        out["polygons"].append({"h": h, "w": w, "xy": poly, "counts": r["counts"].decode(),
+                                "area": int(mu.area(r)), "bbox": mu.toBbox(r).tolist()})
+    for i in range(10):
+        h, w = rng.randint(5, 50), rng.randint(5, 50)
+        bb = [rng.uniform(-3, w), rng.uniform(-3, h), rng.uniform(0, w), rng.uniform(0, h)]
+        r = mu.frPyObjects(np.array([bb], dtype=np.double), h, w)[0]
+        out["boxes"].append({"h": h, "w": w, "bbox_in": bb, "counts": r["counts"].decode()})
+    for i in range(8):
+        h, w = rng.randint(5, 30), rng.randint(5, 30)
+        rs = [mu.encode(np.asfortranarray((rng.rand(h, w) < 0.3).astype(np.uint8))) for _ in range(rng.randint(1, 4))]
+        out["merges"].append({"h": h, "w": w, "in": [r["counts"].decode() for r in rs],
+                              "union": mu.merge(rs, intersect=0)["counts"].decode(),
+                              "intersect": mu.merge(rs, intersect=1)["counts"].decode()})
+    for i in range(5):
+        h, w = 40, 50
+        def blob():
+            m = np.zeros((h, w), np.uint8)
+            y0, x0 = rng.randint(0, h - 5), rng.randint(0, w - 5)
+            m[y0:y0 + rng.randint(3, 25), x0:x0 + rng.randint(3, 25)] = 1
+            m[rng.rand(h, w) < 0.02] = 1
+            return mu.encode(np.asfortranarray(m))
+        dt = [blob() for _ in range(rng.randint(1, 5))]
+        gt = [blob() for _ in range(rng.randint(1, 5))]
+        crowd = [int(rng.rand() < 0.4) for _ in gt]
+        iou = mu.iou(dt, gt, crowd)
+        out["ious"].append({"h": h, "w": w, "dt": [r["counts"].decode() for r in dt],
+                            "gt": [r["counts"].decode() for r in gt], "iscrowd": crowd,
+                            "iou": np.asarray(iou).tolist()})
+    os.makedirs(os.path.join(OUT, "rle"), exist_ok=True)
+    with open(os.path.join(OUT, "rle", "golden.json"), "w") as f:
+        json.dump(out, f)
+    print("rle: %d masks, %d polygons" % (len(out["masks"]), len(out["polygons"])))
+
+
 # ----------------------------------------------------------------- numpy bits
 
 def gen_numpy():
