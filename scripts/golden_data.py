@@ -69,6 +69,39 @@ def images():
     save_json("images.json", fx)
 
 
+def transforms():
+    import torch
+    import torch.nn.functional as TF
+    import torchvision.transforms.functional as F
+    from torchvision.transforms import InterpolationMode
+
+    torch.manual_seed(0)
+    img = torch.rand(3, 7, 9)
+    fx = {"image": img.flatten().tolist(), "image_shape": list(img.shape), "bilinear": [], "nearest": [], "color": []}
+    for h, w in [(5, 13), (14, 18), (3, 4), (7, 9), (11, 5), (1, 1), (20, 3)]:
+        out = F.resize(img, [h, w], interpolation=InterpolationMode.BILINEAR, antialias=False)
+        ref = TF.interpolate(img[None], size=(h, w), mode="bilinear", align_corners=False)[0]
+        assert torch.equal(out, ref)
+        fx["bilinear"].append({"size": [h, w], "out": out.flatten().tolist()})
+    labels = torch.randint(0, 21, (7, 9))
+    labels[0, 0] = 255
+    fx["labels"] = labels.flatten().tolist()
+    for h, w in [(5, 13), (14, 18), (3, 4), (10, 7), (21, 27), (7, 9), (2, 30)]:
+        out = F.resize(labels[None].float(), [h, w], interpolation=InterpolationMode.NEAREST)[0]
+        fx["nearest"].append({"size": [h, w], "out": out.long().flatten().tolist()})
+    cimg = torch.rand(3, 6, 8)
+    cimg[:, 0, 0] = 0.5  # grey pixel: hue undefined
+    cimg[:, 0, 1] = torch.tensor([1.0, 0.2, 0.2])
+    fx["color_image"] = cimg.flatten().tolist()
+    fx["color_shape"] = list(cimg.shape)
+    for name, f in [("brightness", 1.3), ("brightness", 0.4), ("contrast", 0.6), ("contrast", 1.8),
+                    ("saturation", 1.7), ("saturation", 0.0), ("hue", 0.21), ("hue", -0.4), ("hue", 0.5)]:
+        fn = getattr(F, "adjust_" + name)
+        fx["color"].append({"op": name, "factor": f, "out": fn(cimg, f).flatten().tolist()})
+    save_json("transforms.json", fx)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     images()
+    transforms()
