@@ -123,6 +123,10 @@ def sched_cases():
                                                              S.ExponentialLR(o, gamma=0.9),
                                                              S.CosineAnnealingLR(o, T_max=20, eta_min=1e-3)],
                                                         milestones=[4, 20])),
+        ("chained_warmup_poly", "SGD", lambda o: S.ChainedScheduler([S.LinearLR(o, start_factor=0.1, total_iters=10),
+                                                                     S.PolynomialLR(o, total_iters=50, power=0.9)])),
+        ("chained_step_exp", "SGD", lambda o: S.ChainedScheduler([S.StepLR(o, step_size=10, gamma=0.5),
+                                                                  S.ExponentialLR(o, gamma=0.98)])),
     ]
 
 
