@@ -1,0 +1,357 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fovea-ml/fovea/data"
+	"github.com/fovea-ml/fovea/internal/cpu"
+	"github.com/fovea-ml/fovea/metrics/seg"
+	"github.com/fovea-ml/fovea/models/gcn"
+	"github.com/fovea-ml/fovea/nn"
+	"github.com/fovea-ml/fovea/optim"
+	"github.com/fovea-ml/fovea/tensor"
+)
+
+// ErrInterrupted is returned by Run when its context was cancelled (Ctrl-C):
+// a checkpoint of the exact position was saved first, and Run with Resume
+// continues from it.
+var ErrInterrupted = errors.New("training interrupted; checkpoint saved, continue with --resume")
+
+// Result is what a finished run reports (also written as metrics.json).
+type Result struct {
+	Val          Summary `json:"val"`
+	BestMIoU     float64 `json:"best_mIoU"`
+	Epochs       int     `json:"epochs"`
+	TrainSeconds float64 `json:"train_seconds"`
+}
+
+// Summary holds the four headline validation scores.
+type Summary struct {
+	AAcc  float64 `json:"aAcc"`
+	MAcc  float64 `json:"mAcc"`
+	MIoU  float64 `json:"mIoU"`
+	FWIoU float64 `json:"fwIoU"`
+}
+
+// Options are the run-time choices that are not part of the experiment.
+type Options struct {
+	Resume   bool      // continue from Out/checkpoint.safetensors
+	Log      io.Writer // progress bar and epoch lines (nil: discard)
+	Progress bool      // draw a progress bar
+}
+
+// Run trains a model as cfg says, writing checkpoints, logs and charts into
+// cfg.Out, and returns the final validation scores.
+func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
+	if opt.Log == nil {
+		opt.Log = io.Discard
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Threads > 0 {
+		cpu.SetThreads(cfg.Threads)
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return nil, err
+	}
+	trainDS, valDS, classes, err := openData(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Model.NumClasses = len(classes)
+	cfg.NumClasses = len(classes)
+	model, err := gcn.New(rand.New(rand.NewPCG(cfg.Seed, 0x6c)), cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	opter := newOptimizer(model, cfg)
+	loader := data.NewLoader(trainDS, data.LoaderConfig{
+		BatchSize: cfg.Batch, Shuffle: true, DropLast: true, Workers: cfg.Workers, Seed: cfg.Seed,
+		Transform: trainTransform(cfg),
+	})
+	stepsPerEpoch := loader.Len()
+	if stepsPerEpoch == 0 {
+		return nil, fmt.Errorf("train: %d training images is less than one batch of %d", trainDS.Len(), cfg.Batch)
+	}
+	sched := schedule{cfg: cfg, stepsPerEpoch: stepsPerEpoch}
+
+	st := &state{}
+	ckpt := filepath.Join(cfg.Out, "checkpoint.safetensors")
+	if opt.Resume {
+		if err := loadCheckpoint(ckpt, model, opter, st); err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
+		}
+		fmt.Fprintf(opt.Log, "resuming %s at epoch %d, batch %d\n", ckpt, st.Epoch+1, st.Batch)
+	}
+	if err := writeJSON(filepath.Join(cfg.Out, "config.json"), cfg); err != nil {
+		return nil, err
+	}
+	if err := writeJSON(filepath.Join(cfg.Out, "model.json"), cfg.Model); err != nil {
+		return nil, err
+	}
+	params := nn.CountParameters
+	total, _ := params(model)
+	fmt.Fprintf(opt.Log, "GCN %s×%.2g k=%d %s BR=%v: %d parameters; %d train / %d val images, %d steps per epoch\n",
+		cfg.Model.Backbone, cfg.Model.Width, cfg.Model.K, cfg.Model.Upsampler, cfg.Model.BR, total, trainDS.Len(), valDS.Len(), stepsPerEpoch)
+
+	for st.Epoch < cfg.Epochs {
+		if cfg.TimeBudget > 0 && st.Elapsed >= cfg.TimeBudget {
+			break
+		}
+		ep := st.Epoch
+		nn.SetTraining(model, true)
+		bar := newProgress(opt, stepsPerEpoch, fmt.Sprintf("epoch %d/%d", ep+1, cfg.Epochs))
+		bar.skip(st.Batch)
+		start := time.Now()
+		lossSum, lossN := st.LossSum, st.LossN
+		bi := 0
+		interrupted := false
+		for b, err := range loader.Epoch(ep) {
+			if err != nil {
+				return nil, err
+			}
+			if bi < st.Batch { // already trained before the resume
+				bi++
+				continue
+			}
+			if ctx.Err() != nil {
+				interrupted = true
+				break
+			}
+			lr := sched.lr(ep*stepsPerEpoch + bi)
+			for _, g := range opter.Groups() {
+				g.LR = lr
+			}
+			logits := model.Forward(b.Images)
+			loss := tensor.CrossEntropy(logits, b.Masks, tensor.CrossEntropyOptions{IgnoreIndex: data.Ignore})
+			opter.ZeroGrad()
+			loss.Backward()
+			opter.Step()
+			l := float64(loss.Item())
+			if math.IsNaN(l) || math.IsInf(l, 0) {
+				return nil, fmt.Errorf("train: loss became %v at epoch %d batch %d; lower the learning rate", l, ep+1, bi)
+			}
+			lossSum += l
+			lossN++
+			bi++
+			bar.step(lossSum/float64(lossN), lr, float64(b.Len()))
+			if cfg.TimeBudget > 0 && st.Elapsed+time.Since(start).Seconds() >= cfg.TimeBudget && bi < stepsPerEpoch {
+				// out of time: finish this epoch early
+				break
+			}
+		}
+		trainSec := time.Since(start).Seconds()
+		bar.finish()
+		if interrupted {
+			st.Batch, st.LossSum, st.LossN = bi, lossSum, lossN
+			st.Elapsed += trainSec
+			if err := saveCheckpoint(ckpt, model, opter, st); err != nil {
+				return nil, fmt.Errorf("saving checkpoint on interrupt: %w", err)
+			}
+			fmt.Fprintf(opt.Log, "interrupted at epoch %d batch %d: saved %s\n", ep+1, bi, ckpt)
+			return nil, ErrInterrupted
+		}
+		st.Elapsed += trainSec
+		cm, err := Evaluate(model, valDS, cfg.Batch, len(classes))
+		if err != nil {
+			return nil, err
+		}
+		sc := cm.Scores()
+		rec := EpochRecord{
+			Epoch: ep + 1, Loss: lossSum / math.Max(float64(lossN), 1), LR: sched.lr((ep+1)*stepsPerEpoch - 1),
+			AAcc: sc.AAcc, MAcc: sc.MAcc, MIoU: sc.MIoU, FWIoU: sc.FWIoU, IoU: sc.IoU,
+			TrainSeconds: trainSec, Elapsed: st.Elapsed, ImagesPerSec: float64(bi*cfg.Batch) / trainSec,
+		}
+		st.History = append(st.History, rec)
+		fmt.Fprintf(opt.Log, "epoch %d: loss %.4f  val PA %.4f  MPA %.4f  MIoU %.4f  FWIoU %.4f  (%.1fs, %.1f img/s)\n",
+			rec.Epoch, rec.Loss, rec.AAcc, rec.MAcc, rec.MIoU, rec.FWIoU, trainSec, rec.ImagesPerSec)
+		st.Epoch, st.Batch, st.LossSum, st.LossN = ep+1, 0, 0, 0
+		if sc.MIoU > st.BestMIoU || len(st.History) == 1 {
+			st.BestMIoU = sc.MIoU
+			if err := saveModel(filepath.Join(cfg.Out, "best.safetensors"), model, map[string]string{"epoch": fmt.Sprint(ep + 1), "mIoU": fmt.Sprint(sc.MIoU)}); err != nil {
+				return nil, err
+			}
+		}
+		if err := saveModel(filepath.Join(cfg.Out, "last.safetensors"), model, map[string]string{"epoch": fmt.Sprint(ep + 1)}); err != nil {
+			return nil, err
+		}
+		if err := saveCheckpoint(ckpt, model, opter, st); err != nil {
+			return nil, err
+		}
+		if err := writeHistory(cfg.Out, st.History); err != nil {
+			return nil, err
+		}
+		if err := PlotCurves(filepath.Join(cfg.Out, "curves.png"), st.History); err != nil {
+			return nil, err
+		}
+		if err := writeClassTable(filepath.Join(cfg.Out, "per_class_iou.md"), classes, sc); err != nil {
+			return nil, err
+		}
+	}
+	if len(st.History) == 0 {
+		return nil, fmt.Errorf("train: no epoch finished")
+	}
+	last := st.History[len(st.History)-1]
+	res := &Result{
+		Val:      Summary{AAcc: last.AAcc, MAcc: last.MAcc, MIoU: last.MIoU, FWIoU: last.FWIoU},
+		BestMIoU: st.BestMIoU, Epochs: last.Epoch, TrainSeconds: st.Elapsed,
+	}
+	if err := writeJSON(filepath.Join(cfg.Out, "metrics.json"), res); err != nil {
+		return nil, err
+	}
+	if err := writeOverlays(filepath.Join(cfg.Out, "overlays"), model, valDS, 8); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// state is the position of a run, saved in checkpoints.
+type state struct {
+	Epoch    int           `json:"epoch"` // epochs finished
+	Batch    int           `json:"batch"` // batches finished in the current epoch
+	LossSum  float64       `json:"loss_sum"`
+	LossN    int           `json:"loss_n"`
+	Elapsed  float64       `json:"elapsed"` // training seconds so far
+	BestMIoU float64       `json:"best_mIoU"`
+	History  []EpochRecord `json:"history"`
+}
+
+// openData returns the training and validation sets and the class names.
+func openData(cfg Config) (train, val data.Dataset, classes []string, err error) {
+	if cfg.Dataset == "shapes" {
+		sc := data.ShapesConfig{Size: cfg.ImageSize, Train: cfg.TrainN, Val: cfg.ValN, Seed: cfg.DataSeed}
+		tr, err := data.Shapes(sc, "train")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		va, err := data.Shapes(sc, "val")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return tr, va, data.ShapesClasses, nil
+	}
+	opts := data.VOCOptions{}
+	tr, err := data.OpenVOC(cfg.Dataset, "train", opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	va, err := data.OpenVOC(cfg.Dataset, "val", opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return tr, va, tr.Classes(), nil
+}
+
+// newOptimizer builds AdamW with no weight decay on biases and norm
+// parameters (every tensor of fewer than two dimensions).
+func newOptimizer(m *gcn.Model, cfg Config) optim.Optimizer {
+	var decay, noDecay []*tensor.Tensor
+	for _, p := range nn.Parameters(m) {
+		if p.Dim() > 1 {
+			decay = append(decay, p)
+		} else {
+			noDecay = append(noDecay, p)
+		}
+	}
+	return optim.NewAdamW([]optim.ParamGroup{
+		{Name: "decay", Params: decay},
+		{Name: "no_decay", Params: noDecay, WeightDecay: optim.Float(0)},
+	}, optim.AdamWOptions{LR: cfg.LR, WeightDecay: cfg.WeightDecay})
+}
+
+// schedule is the learning rate per iteration: linear warm-up from 0.1·LR,
+// then poly (power 0.9) or cosine decay to 0 at the end of the last epoch.
+type schedule struct {
+	cfg           Config
+	stepsPerEpoch int
+}
+
+func (s schedule) lr(step int) float64 {
+	base := s.cfg.LR
+	warm := int(s.cfg.WarmupEpochs * float64(s.stepsPerEpoch))
+	total := s.cfg.Epochs * s.stepsPerEpoch
+	if step < warm {
+		return base * (0.1 + 0.9*float64(step)/float64(warm))
+	}
+	t := float64(step-warm) / math.Max(float64(total-warm), 1)
+	if s.cfg.Schedule == "cosine" {
+		return base * 0.5 * (1 + math.Cos(math.Pi*t))
+	}
+	return base * math.Pow(1-t, 0.9)
+}
+
+// Evaluate runs model on every sample of ds in eval mode, without recording
+// a graph, and returns the confusion matrix against the masks.
+func Evaluate(model *gcn.Model, ds data.Dataset, batch, numClasses int) (*seg.ConfusionMatrix, error) {
+	nn.SetTraining(model, false)
+	defer nn.SetTraining(model, true)
+	restore := noGrad(model)
+	defer restore()
+	cm := seg.NewConfusionMatrix(numClasses, data.Ignore, false)
+	loader := data.NewLoader(ds, data.LoaderConfig{BatchSize: batch, Workers: 1, Transform: evalTransform()})
+	for b, err := range loader.Epoch(0) {
+		if err != nil {
+			return nil, err
+		}
+		pred := tensor.ArgMax(model.Forward(b.Images), 1, false)
+		gt := b.Masks.Data()
+		pd := pred.Data()
+		g8, p8 := make([]uint8, len(gt)), make([]uint8, len(pd))
+		for i := range gt {
+			g8[i], p8[i] = uint8(gt[i]), uint8(pd[i])
+		}
+		cm.Update(g8, p8)
+	}
+	return cm, nil
+}
+
+// noGrad turns off gradient tracking on the model's parameters (so a forward
+// pass records no graph) and returns a function that turns it back on.
+func noGrad(m any) func() {
+	ps := nn.Parameters(m)
+	was := make([]bool, len(ps))
+	for i, p := range ps {
+		was[i] = p.RequiresGrad()
+		p.SetRequiresGrad(false)
+	}
+	return func() {
+		for i, p := range ps {
+			p.SetRequiresGrad(was[i])
+		}
+	}
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+// writeClassTable writes the per-class scores of the last validation as a
+// Markdown table.
+func writeClassTable(path string, classes []string, sc seg.Scores) error {
+	s := "| class | IoU | Acc | Dice |\n|---|---|---|---|\n"
+	f := func(v float64) string {
+		if math.IsNaN(v) {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.4f", v)
+	}
+	for i, c := range classes {
+		s += fmt.Sprintf("| %s | %s | %s | %s |\n", c, f(sc.IoU[i]), f(sc.Acc[i]), f(sc.Dice[i]))
+	}
+	s += fmt.Sprintf("| **mean** | %s | %s | %s |\n", f(sc.MIoU), f(sc.MAcc), f(sc.MDice))
+	return writeFileAtomic(path, []byte(s))
+}
