@@ -42,6 +42,8 @@ type kernel struct {
 	//   c[i*ldc+j] = alpha * Σ_p a[p*mr+i]*b[p*nr+j] + beta*c[i*ldc+j]
 	// for p in [0, kc); when beta == 0, c is not read.
 	micro microFunc
+	// asmPack says the packing routines may use AVX-512 assembly.
+	asmPack bool
 	// edge, when not nil, returns a micro-kernel that computes only the
 	// first mrr rows and nrr columns of a tile (same packing, c is mrr×nrr),
 	// or nil when it has none for that shape.
@@ -280,68 +282,6 @@ func gemmPacked(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker,
 						}
 					}
 				}
-			}
-		}
-	}
-}
-
-// packA packs op(A)[ic:ic+mc, pc:pc+kc] into micro-panels of mr rows: panel
-// q holds, for each p, the mr values op(A)[ic+q*mr+i, pc+p], rows past mc
-// zero-filled.
-func packA(transA bool, a []float32, lda, ic, mc, pc, kc, mr int, ap []float32) {
-	for ir := 0; ir < mc; ir += mr {
-		mrr := min(mr, mc-ir)
-		dst := ap[ir*kc : ir*kc+mr*kc]
-		if transA {
-			// op(A)[i, p] = a[p*lda + i]: rows of the panel are contiguous.
-			for p := 0; p < kc; p++ {
-				src := a[(pc+p)*lda+ic+ir:]
-				d := dst[p*mr : p*mr+mr]
-				copy(d[:mrr], src[:mrr])
-				clear(d[mrr:])
-			}
-			continue
-		}
-		for i := 0; i < mrr; i++ {
-			src := a[(ic+ir+i)*lda+pc : (ic+ir+i)*lda+pc+kc]
-			for p, v := range src {
-				dst[p*mr+i] = v
-			}
-		}
-		for i := mrr; i < mr; i++ {
-			for p := 0; p < kc; p++ {
-				dst[p*mr+i] = 0
-			}
-		}
-	}
-}
-
-// packB packs op(B)[pc:pc+kc, jc:jc+nc] into micro-panels of nr columns:
-// panel q holds, for each p, the nr values op(B)[pc+p, jc+q*nr+j], columns
-// past nc zero-filled.
-func packB(transB bool, b []float32, ldb, pc, kc, jc, nc, nr int, bp []float32) {
-	for jr := 0; jr < nc; jr += nr {
-		nrr := min(nr, nc-jr)
-		dst := bp[jr*kc : jr*kc+nr*kc]
-		if !transB {
-			for p := 0; p < kc; p++ {
-				src := b[(pc+p)*ldb+jc+jr:]
-				d := dst[p*nr : p*nr+nr]
-				copy(d[:nrr], src[:nrr])
-				clear(d[nrr:])
-			}
-			continue
-		}
-		// op(B)[p, j] = b[j*ldb + p]
-		for j := 0; j < nrr; j++ {
-			src := b[(jc+jr+j)*ldb+pc : (jc+jr+j)*ldb+pc+kc]
-			for p, v := range src {
-				dst[p*nr+j] = v
-			}
-		}
-		for j := nrr; j < nr; j++ {
-			for p := 0; p < kc; p++ {
-				dst[p*nr+j] = 0
 			}
 		}
 	}

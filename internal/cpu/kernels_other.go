@@ -4,3 +4,11 @@ package cpu
 
 // availableKernels lists the micro-kernels usable on this CPU, best first.
 func availableKernels() []kernel { return []kernel{genericKernel} }
+
+func packRowsAsm(dst, src []float32, base int, offs []int32, cols, stride int) {
+	panic("cpu: no assembly packing in this build")
+}
+
+func transposePackAsm(dst []float32, dstStride int, src []float32, base, srcStride, rows, kc int, wmask uint32) {
+	panic("cpu: no assembly packing in this build")
+}

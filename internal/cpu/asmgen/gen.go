@@ -79,6 +79,7 @@ func main() {
 	for _, s := range specs {
 		gen(&w, s)
 	}
+	genTranspose(&w)
 	if err := os.WriteFile(*out, []byte(w.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -251,4 +252,103 @@ func log2(n int) int {
 		panic("unroll must be a power of two")
 	}
 	return l
+}
+
+// genTranspose writes transposePackAVX512, the transposing pack used for
+// op(A) = A and op(B) = Bᵀ panels:
+//
+//	func transposePackAVX512(dst *float32, dstStride int, src *float32, srcStride int, rows, kc int, wmask uint32)
+//
+// For c in [0, kc) and the lanes r set in wmask (r < 16):
+// dst[c*dstStride + r] = src[r*srcStride + c] when r < rows, else 0.
+// It transposes 16×16 blocks in registers (unpack 32-bit, unpack 64-bit,
+// two rounds of 128-bit lane shuffles).
+func genTranspose(w *strings.Builder) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	fmt.Fprintln(w, "\n// func transposePackAVX512(dst *float32, dstStride int, src *float32, srcStride int, rows, kc int, wmask uint32)")
+	fmt.Fprintln(w, "TEXT ·transposePackAVX512(SB), NOSPLIT, $0-52")
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ dstStride+8(FP), R8")
+	p("SHLQ $2, R8")
+	p("MOVQ src+16(FP), SI")
+	p("MOVQ srcStride+24(FP), R9")
+	p("SHLQ $2, R9")
+	p("MOVQ rows+32(FP), R10")
+	p("MOVQ kc+40(FP), CX")
+	p("MOVL wmask+48(FP), AX")
+	p("KMOVW AX, K2")
+	fmt.Fprintln(w, "tp_block:")
+	p("TESTQ CX, CX")
+	p("JLE tp_done")
+	// Load mask: min(16, remaining) columns.
+	p("MOVQ CX, R11")
+	p("CMPQ R11, $16")
+	p("JLE tp_m")
+	p("MOVQ $16, R11")
+	fmt.Fprintln(w, "tp_m:")
+	p("MOVL $1, AX")
+	p("SHLXL R11, AX, AX")
+	p("DECL AX")
+	p("KMOVW AX, K1")
+	// Load rows r < rows; the others stay zero.
+	for r := 0; r < 16; r++ {
+		p("VPXORD Z%d, Z%d, Z%d", r, r, r)
+	}
+	p("MOVQ SI, DX")
+	for r := 0; r < 16; r++ {
+		p("CMPQ R10, $%d", r)
+		p("JLE tp_t")
+		p("VMOVUPS.Z (DX), K1, Z%d", r)
+		p("ADDQ R9, DX")
+	}
+	fmt.Fprintln(w, "tp_t:")
+	// Step 1: 32-bit interleave of row pairs into Z16..Z31.
+	for i := 0; i < 8; i++ {
+		a, b := 2*i, 2*i+1
+		p("VUNPCKLPS Z%d, Z%d, Z%d", b, a, 16+2*i)
+		p("VUNPCKHPS Z%d, Z%d, Z%d", b, a, 17+2*i)
+	}
+	// Step 2: 64-bit interleave. For the row group g (rows 4g..4g+3):
+	// T(g,0)=Z16+4g (lo of rows 4g,4g+1), T(g,1)=Z17+4g (hi), T(g,2)=Z18+4g, T(g,3)=Z19+4g.
+	// U(g,j) holds column 4L+j of rows 4g..4g+3 in lane L; store in Z(4g+j).
+	for g := 0; g < 4; g++ {
+		t0, t1, t2, t3 := 16+4*g, 17+4*g, 18+4*g, 19+4*g
+		p("VUNPCKLPD Z%d, Z%d, Z%d", t2, t0, 4*g+0)
+		p("VUNPCKHPD Z%d, Z%d, Z%d", t2, t0, 4*g+1)
+		p("VUNPCKLPD Z%d, Z%d, Z%d", t3, t1, 4*g+2)
+		p("VUNPCKHPD Z%d, Z%d, Z%d", t3, t1, 4*g+3)
+	}
+	// Step 3: V_j = lanes of U(0,j), U(1,j); W_j = U(2,j), U(3,j).
+	for j := 0; j < 4; j++ {
+		p("VSHUFF32X4 $0x44, Z%d, Z%d, Z%d", 4+j, j, 16+4*j)    // Vlo
+		p("VSHUFF32X4 $0xEE, Z%d, Z%d, Z%d", 4+j, j, 17+4*j)    // Vhi
+		p("VSHUFF32X4 $0x44, Z%d, Z%d, Z%d", 12+j, 8+j, 18+4*j) // Wlo
+		p("VSHUFF32X4 $0xEE, Z%d, Z%d, Z%d", 12+j, 8+j, 19+4*j) // Whi
+	}
+	// Step 4: output row c = 4q + j.
+	for j := 0; j < 4; j++ {
+		vlo, vhi, wlo, whi := 16+4*j, 17+4*j, 18+4*j, 19+4*j
+		p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", wlo, vlo, j)
+		p("VSHUFF32X4 $0xDD, Z%d, Z%d, Z%d", wlo, vlo, 4+j)
+		p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", whi, vhi, 8+j)
+		p("VSHUFF32X4 $0xDD, Z%d, Z%d, Z%d", whi, vhi, 12+j)
+	}
+	// Store min(16, remaining) output rows.
+	p("MOVQ DI, DX")
+	for c := 0; c < 16; c++ {
+		p("CMPQ R11, $%d", c)
+		p("JLE tp_stored")
+		p("VMOVUPS Z%d, K2, (DX)", c)
+		p("ADDQ R8, DX")
+	}
+	fmt.Fprintln(w, "tp_stored:")
+	p("MOVQ R8, AX")
+	p("SHLQ $4, AX")
+	p("ADDQ AX, DI")
+	p("ADDQ $64, SI")
+	p("SUBQ $16, CX")
+	p("JMP tp_block")
+	fmt.Fprintln(w, "tp_done:")
+	p("VZEROUPPER")
+	p("RET")
 }
