@@ -104,7 +104,7 @@ func SumTo(t *Tensor, shape []int) *Tensor {
 	if SameShape(t.shape, shape) {
 		return t
 	}
-	if _, ok := BroadcastShapes(shape, t.shape); !ok || len(shape) > len(t.shape) {
+	if full, ok := BroadcastShapes(shape, t.shape); !ok || !SameShape(full, t.shape) {
 		panic(fmt.Sprintf("tensor.SumTo: cannot reduce shape %s to %s", FormatShape(t.shape), FormatShape(shape)))
 	}
 	out := Zeros(shape...)

@@ -35,6 +35,7 @@ const DefaultIgnoreIndex = -100
 // label smoothing ε gives (1-ε)·nll + ε·smooth where smooth is the
 // class-weighted mean of −log p over classes, normalised as PyTorch 1.13 does.
 func CrossEntropy(logits, target *Tensor, opt CrossEntropyOptions) *Tensor {
+	checkClassInput("tensor.CrossEntropy", logits)
 	classAxis := 1
 	if logits.Dim() == 1 {
 		classAxis = 0
@@ -52,7 +53,15 @@ func NLLLoss(logp, target *Tensor, opt CrossEntropyOptions) *Tensor {
 	return nllCore("tensor.NLLLoss", logp, target, opt)
 }
 
+// checkClassInput panics when x cannot hold class scores: it needs (C) or (N, C, …).
+func checkClassInput(op string, x *Tensor) {
+	if x.Dim() == 0 {
+		panic(fmt.Sprintf("%s: input %s needs at least 1 dimension (C) or (N,C,…)", op, FormatShape(x.shape)))
+	}
+}
+
 func nllCore(op string, logp, target *Tensor, opt CrossEntropyOptions) *Tensor {
+	checkClassInput(op, logp)
 	var n, c, inner int
 	var outShape []int
 	switch {
@@ -185,12 +194,16 @@ func reduce(l *Tensor, r Reduction) *Tensor {
 // MSELoss returns the mean (or sum, or per-element) squared error (x - y)².
 // x and y broadcast.
 func MSELoss(x, y *Tensor, r Reduction) *Tensor {
+	mustBroadcast("tensor.MSELoss", x.shape, y.shape)
 	d := Sub(x, y)
 	return reduce(Mul(d, d), r)
 }
 
 // L1Loss returns the mean (or sum, or per-element) absolute error |x - y|.
-func L1Loss(x, y *Tensor, r Reduction) *Tensor { return reduce(Abs(Sub(x, y)), r) }
+func L1Loss(x, y *Tensor, r Reduction) *Tensor {
+	mustBroadcast("tensor.L1Loss", x.shape, y.shape)
+	return reduce(Abs(Sub(x, y)), r)
+}
 
 // SmoothL1Loss returns the Huber-like loss of torch.nn.SmoothL1Loss:
 // 0.5·d²/β where |d| < β, else |d| − 0.5·β, with d = x − y. β = 0 is L1.
@@ -198,6 +211,7 @@ func SmoothL1Loss(x, y *Tensor, beta float32, r Reduction) *Tensor {
 	if beta < 0 {
 		panic(fmt.Sprintf("tensor.SmoothL1Loss: negative beta %v", beta))
 	}
+	mustBroadcast("tensor.SmoothL1Loss", x.shape, y.shape)
 	d := Sub(x, y)
 	out := unary(d, func(v float32) float32 {
 		a := float32(math.Abs(float64(v)))

@@ -16,6 +16,9 @@ func MatMul(a, b *Tensor) *Tensor {
 	if a.Dim() == 0 || b.Dim() == 0 {
 		panic(fmt.Sprintf("tensor.MatMul: shapes %s and %s: both arguments need at least 1 dimension", FormatShape(a.shape), FormatShape(b.shape)))
 	}
+	if kb := b.shape[max(b.Dim()-2, 0)]; a.shape[a.Dim()-1] != kb {
+		panic(fmt.Sprintf("tensor.MatMul: shapes %s and %s cannot be multiplied (%d != %d)", FormatShape(a.shape), FormatShape(b.shape), a.shape[a.Dim()-1], kb))
+	}
 	a2, b2 := a, b
 	if a.Dim() == 1 {
 		a2 = Unsqueeze(a, 0)

@@ -18,7 +18,7 @@ func reduceShapes(op string, shape []int, axes []int, keepDim bool) (kept, final
 		}
 	}
 	for _, a := range axes {
-		red[normAxis(op, a, nd)] = true
+		red[axisIn(op, a, nd, shape)] = true
 	}
 	kept = slices.Clone(shape)
 	final = []int{}
@@ -70,6 +70,7 @@ func Var(t *Tensor, axes []int, correction int, keepDim bool) *Tensor {
 
 // Std returns the standard deviation of t over axes (see Var for correction).
 func Std(t *Tensor, axes []int, correction int, keepDim bool) *Tensor {
+	reduceShapes("tensor.Std", t.shape, axes, keepDim) // validate the axes under this op's name
 	return Sqrt(Var(t, axes, correction, keepDim))
 }
 
@@ -139,7 +140,7 @@ func ArgMin(t *Tensor, axis int, keepDim bool) *Tensor {
 }
 
 func argExtremum(op string, t *Tensor, axis int, keepDim, isMax bool) (*Tensor, *Tensor) {
-	ax := normAxis(op, axis, t.Dim())
+	ax := axisIn(op, axis, t.Dim(), t.shape)
 	n := t.shape[ax]
 	if n == 0 {
 		panic(fmt.Sprintf("%s: empty axis %d of shape %s", op, axis, FormatShape(t.shape)))
@@ -180,6 +181,7 @@ func argExtremum(op string, t *Tensor, axis int, keepDim, isMax bool) (*Tensor, 
 
 // LogSumExp returns log(sum(exp(t))) over axes, computed stably.
 func LogSumExp(t *Tensor, axes []int, keepDim bool) *Tensor {
+	_, final := reduceShapes("tensor.LogSumExp", t.shape, axes, keepDim)
 	m := Amax(t.Detach(), axes, true)
 	// Where the max is infinite, shift by 0 so that inf - inf does not give NaN.
 	for i, v := range m.data {
@@ -189,13 +191,12 @@ func LogSumExp(t *Tensor, axes []int, keepDim bool) *Tensor {
 	}
 	s := Log(Sum(Exp(Sub(t, m)), axes, true))
 	out := Add(s, m)
-	_, final := reduceShapes("tensor.LogSumExp", t.shape, axes, keepDim)
 	return Reshape(out, final...)
 }
 
 // Softmax returns exp(t) normalised to sum to 1 along axis.
 func Softmax(t *Tensor, axis int) *Tensor {
-	ax := normAxis("tensor.Softmax", axis, t.Dim())
+	ax := axisIn("tensor.Softmax", axis, t.Dim(), t.shape)
 	out := Zeros(t.shape...)
 	softmaxKernel(t.data, out.data, t.shape, ax, false)
 	return Record("Softmax", out, func(g *Tensor) []*Tensor {
@@ -223,7 +224,7 @@ func Softmax(t *Tensor, axis int) *Tensor {
 
 // LogSoftmax returns log(Softmax(t, axis)), computed stably.
 func LogSoftmax(t *Tensor, axis int) *Tensor {
-	ax := normAxis("tensor.LogSoftmax", axis, t.Dim())
+	ax := axisIn("tensor.LogSoftmax", axis, t.Dim(), t.shape)
 	out := Zeros(t.shape...)
 	softmaxKernel(t.data, out.data, t.shape, ax, true)
 	return Record("LogSoftmax", out, func(g *Tensor) []*Tensor {

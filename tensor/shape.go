@@ -17,7 +17,7 @@ func Reshape(t *Tensor, shape ...int) *Tensor {
 }
 
 // View is Reshape (PyTorch's name).
-func View(t *Tensor, shape ...int) *Tensor { return Reshape(t, shape...) }
+func View(t *Tensor, shape ...int) *Tensor { return Reshape(t, inferShape("tensor.View", t, shape)...) }
 
 func inferShape(op string, t *Tensor, shape []int) []int {
 	shape = slices.Clone(shape)
@@ -27,7 +27,7 @@ func inferShape(op string, t *Tensor, shape []int) []int {
 		case d == -1 && infer < 0:
 			infer = i
 		case d < 0:
-			panic(fmt.Sprintf("%s: invalid shape %s", op, FormatShape(shape)))
+			panic(fmt.Sprintf("%s: shape %s is invalid for input of shape %s", op, FormatShape(shape), FormatShape(t.shape)))
 		default:
 			known *= d
 		}
@@ -50,9 +50,9 @@ func Flatten(t *Tensor, start, end int) *Tensor {
 	if t.Dim() == 0 {
 		return Reshape(t, 1)
 	}
-	s, e := normAxis("tensor.Flatten", start, t.Dim()), normAxis("tensor.Flatten", end, t.Dim())
+	s, e := axisIn("tensor.Flatten", start, t.Dim(), t.shape), axisIn("tensor.Flatten", end, t.Dim(), t.shape)
 	if s > e {
-		panic(fmt.Sprintf("tensor.Flatten: start %d after end %d", start, end))
+		panic(fmt.Sprintf("tensor.Flatten: start %d after end %d for shape %s", start, end, FormatShape(t.shape)))
 	}
 	shape := append([]int(nil), t.shape[:s]...)
 	shape = append(shape, Numel(t.shape[s:e+1]))
@@ -69,7 +69,7 @@ func Squeeze(t *Tensor, axes ...int) *Tensor {
 		}
 	}
 	for _, a := range axes {
-		a = normAxis("tensor.Squeeze", a, t.Dim())
+		a = axisIn("tensor.Squeeze", a, t.Dim(), t.shape)
 		drop[a] = t.shape[a] == 1
 	}
 	var shape []int
@@ -83,7 +83,7 @@ func Squeeze(t *Tensor, axes ...int) *Tensor {
 
 // Unsqueeze inserts a dimension of size 1 at axis (in [-(ndim+1), ndim]).
 func Unsqueeze(t *Tensor, axis int) *Tensor {
-	a := normAxis("tensor.Unsqueeze", axis, t.Dim()+1)
+	a := axisIn("tensor.Unsqueeze", axis, t.Dim()+1, t.shape)
 	shape := slices.Insert(slices.Clone(t.shape), a, 1)
 	return Reshape(t, shape...)
 }
@@ -97,9 +97,9 @@ func Permute(t *Tensor, perm ...int) *Tensor {
 	seen := make([]bool, nd)
 	p := make([]int, nd)
 	for i, a := range perm {
-		a = normAxis("tensor.Permute", a, nd)
+		a = axisIn("tensor.Permute", a, nd, t.shape)
 		if seen[a] {
-			panic(fmt.Sprintf("tensor.Permute: repeated axis in %v", perm))
+			panic(fmt.Sprintf("tensor.Permute: repeated axis in %v for a tensor of shape %s", perm, FormatShape(t.shape)))
 		}
 		seen[a] = true
 		p[i] = a
@@ -139,7 +139,7 @@ func Permute(t *Tensor, perm ...int) *Tensor {
 // Transpose swaps dimensions a and b.
 func Transpose(t *Tensor, a, b int) *Tensor {
 	nd := t.Dim()
-	a, b = normAxis("tensor.Transpose", a, nd), normAxis("tensor.Transpose", b, nd)
+	a, b = axisIn("tensor.Transpose", a, nd, t.shape), axisIn("tensor.Transpose", b, nd, t.shape)
 	perm := make([]int, nd)
 	for i := range perm {
 		perm[i] = i
@@ -170,7 +170,7 @@ func Cat(ts []*Tensor, axis int) *Tensor {
 		panic("tensor.Cat: no tensors")
 	}
 	nd := ts[0].Dim()
-	ax := normAxis("tensor.Cat", axis, nd)
+	ax := axisIn("tensor.Cat", axis, nd, ts[0].shape)
 	shape := slices.Clone(ts[0].shape)
 	shape[ax] = 0
 	for _, t := range ts {
@@ -213,7 +213,7 @@ func Stack(ts []*Tensor, axis int) *Tensor {
 	if len(ts) == 0 {
 		panic("tensor.Stack: no tensors")
 	}
-	ax := normAxis("tensor.Stack", axis, ts[0].Dim()+1)
+	ax := axisIn("tensor.Stack", axis, ts[0].Dim()+1, ts[0].shape)
 	us := make([]*Tensor, len(ts))
 	for i, t := range ts {
 		if !SameShape(t.shape, ts[0].shape) {
@@ -226,7 +226,7 @@ func Stack(ts []*Tensor, axis int) *Tensor {
 
 // Narrow returns the slice [start, start+length) of t along axis (a copy).
 func Narrow(t *Tensor, axis, start, length int) *Tensor {
-	ax := normAxis("tensor.Narrow", axis, t.Dim())
+	ax := axisIn("tensor.Narrow", axis, t.Dim(), t.shape)
 	if start < 0 {
 		start += t.shape[ax]
 	}
@@ -253,7 +253,7 @@ func Narrow(t *Tensor, axis, start, length int) *Tensor {
 // Split cuts t along axis into pieces of the given sizes, which must sum to
 // the axis length (torch.split with a list of sizes).
 func Split(t *Tensor, axis int, sizes ...int) []*Tensor {
-	ax := normAxis("tensor.Split", axis, t.Dim())
+	ax := axisIn("tensor.Split", axis, t.Dim(), t.shape)
 	sum := 0
 	for _, s := range sizes {
 		sum += s
@@ -273,9 +273,9 @@ func Split(t *Tensor, axis int, sizes ...int) []*Tensor {
 // Chunk splits t along axis into n pieces of size ceil(len/n), the last
 // possibly smaller (torch.chunk; may return fewer than n pieces).
 func Chunk(t *Tensor, n, axis int) []*Tensor {
-	ax := normAxis("tensor.Chunk", axis, t.Dim())
+	ax := axisIn("tensor.Chunk", axis, t.Dim(), t.shape)
 	if n <= 0 {
-		panic(fmt.Sprintf("tensor.Chunk: %d chunks", n))
+		panic(fmt.Sprintf("tensor.Chunk: %d chunks of shape %s", n, FormatShape(t.shape)))
 	}
 	l := t.shape[ax]
 	size := (l + n - 1) / n
@@ -303,7 +303,7 @@ func checkIndex(op string, v float32, n int) int {
 
 // IndexSelect picks the entries idx (a 1-D tensor of integral values) along axis.
 func IndexSelect(t *Tensor, axis int, idx *Tensor) *Tensor {
-	ax := normAxis("tensor.IndexSelect", axis, t.Dim())
+	ax := axisIn("tensor.IndexSelect", axis, t.Dim(), t.shape)
 	if idx.Dim() != 1 {
 		panic(fmt.Sprintf("tensor.IndexSelect: index of shape %s, want 1-D", FormatShape(idx.shape)))
 	}
@@ -376,7 +376,7 @@ func gatherOffsets(op string, t *Tensor, axis int, index *Tensor) []int {
 // likewise for other axes), as torch.gather. index has t's rank and holds
 // integral values; out has index's shape.
 func Gather(t *Tensor, axis int, index *Tensor) *Tensor {
-	ax := normAxis("tensor.Gather", axis, t.Dim())
+	ax := axisIn("tensor.Gather", axis, t.Dim(), t.shape)
 	offs := gatherOffsets("tensor.Gather", t, ax, index)
 	out := Zeros(index.shape...)
 	for k, off := range offs {
@@ -395,7 +395,7 @@ func Gather(t *Tensor, axis int, index *Tensor) *Tensor {
 // [i][index[i][j][k]][k] for axis 1 (torch.scatter_add). index and src have
 // the same shape.
 func ScatterAdd(t *Tensor, axis int, index, src *Tensor) *Tensor {
-	ax := normAxis("tensor.ScatterAdd", axis, t.Dim())
+	ax := axisIn("tensor.ScatterAdd", axis, t.Dim(), t.shape)
 	if !SameShape(index.shape, src.shape) {
 		panic(fmt.Sprintf("tensor.ScatterAdd: index shape %s and src shape %s differ", FormatShape(index.shape), FormatShape(src.shape)))
 	}
@@ -441,7 +441,7 @@ func Pad(t *Tensor, pads []int, mode PadMode, value float32) *Tensor {
 			panic(fmt.Sprintf("tensor.Pad: pads %v give a negative size for shape %s", pads, FormatShape(t.shape)))
 		}
 		if mode != PadConstant && (before[d] < 0 || after[d] < 0) {
-			panic(fmt.Sprintf("tensor.Pad: negative pads %v need constant mode", pads))
+			panic(fmt.Sprintf("tensor.Pad: negative pads %v need constant mode (shape %s)", pads, FormatShape(t.shape)))
 		}
 		if mode == PadReflect && (before[d] >= t.shape[d] || after[d] >= t.shape[d]) {
 			panic(fmt.Sprintf("tensor.Pad: reflect pads %v must be smaller than the dimension (shape %s)", pads, FormatShape(t.shape)))

@@ -143,7 +143,9 @@ func (t *Tensor) Dim() int { return len(t.shape) }
 func (t *Tensor) Size() int { return len(t.data) }
 
 // SizeOf returns the length of dimension axis; negative axes count from the end.
-func (t *Tensor) SizeOf(axis int) int { return t.shape[normAxis("tensor.SizeOf", axis, len(t.shape))] }
+func (t *Tensor) SizeOf(axis int) int {
+	return t.shape[axisIn("tensor.SizeOf", axis, len(t.shape), t.shape)]
+}
 
 // Data returns the tensor's elements in row-major order. It is the tensor's
 // own storage: writing to it changes the tensor (and is not recorded by
@@ -235,6 +237,20 @@ func checkShape(op string, shape []int) int {
 		}
 	}
 	return Numel(shape)
+}
+
+// axisIn maps a possibly negative axis into [0, n), panicking with a message
+// that names shape when it is out of range. n is len(shape), or len(shape)+1
+// for operations that insert an axis.
+func axisIn(op string, axis, n int, shape []int) int {
+	a := axis
+	if a < 0 {
+		a += n
+	}
+	if a < 0 || a >= n {
+		panic(fmt.Sprintf("%s: axis %d out of range for shape %s", op, axis, FormatShape(shape)))
+	}
+	return a
 }
 
 // normAxis maps a possibly negative axis into [0, ndim), panicking when out of range.
