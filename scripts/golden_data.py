@@ -101,7 +101,27 @@ def transforms():
     save_json("transforms.json", fx)
 
 
+def erasing():
+    """Rectangles drawn by torchvision's RandomErasing.get_params on a small,
+    non-square image where rounding and rejection matter, for a two-sample
+    KS test."""
+    import torch
+    from torchvision.transforms import RandomErasing
+
+    torch.manual_seed(0)
+    img = torch.zeros(3, 23, 61)
+    hs, ws, tops, lefts = [], [], [], []
+    for _ in range(2000):
+        i, j, h, w, _ = RandomErasing.get_params(img, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=[0.0])
+        hs.append(h)
+        ws.append(w)
+        tops.append(i)
+        lefts.append(j)
+    save_json("erasing.json", {"size": [23, 61], "h": hs, "w": ws, "top": tops, "left": lefts})
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     images()
     transforms()
+    erasing()
