@@ -7,7 +7,7 @@ import "fmt"
 // gets cols (or rows) values from src and zeros after them. packRows reads a
 // contiguous run per p (offsets given per p); packTranspose reads one value
 // per source row per p (a transposing pack). On CPUs with AVX-512 both run in
-// assembly when the active kernel allows it (stride ≤ 32).
+// assembly when the active kernel allows it (stride ≤ 48).
 
 // packRows sets, for p in [0, len(offs)), dst[p*stride+q] = src[base+offs[p]+q]
 // for q < cols and dst[p*stride+q] = 0 for cols ≤ q < stride.
@@ -17,7 +17,7 @@ func packRows(dst, src []float32, base int, offs []int32, cols, stride int) {
 		return
 	}
 	_ = dst[(kc-1)*stride+stride-1]
-	if active.asmPack && stride <= 32 && cols > 0 {
+	if active.asmPack && stride <= 48 && cols > 0 {
 		hi := int32(-1 << 31)
 		lo := int32(1<<31 - 1)
 		for _, o := range offs {
@@ -49,7 +49,7 @@ func packTranspose(dst, src []float32, base, srcStride, rows, kc, stride int) {
 	if rows > 0 {
 		_ = src[base+(rows-1)*srcStride+kc-1]
 	}
-	if active.asmPack && stride <= 32 && rows <= 32 {
+	if active.asmPack && stride <= 48 && rows <= 48 {
 		for h := 0; 16*h < stride; h++ {
 			lanes := min(16, stride-16*h)
 			r := min(16, max(0, rows-16*h))

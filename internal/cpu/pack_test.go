@@ -10,11 +10,11 @@ import (
 // the pure-Go one on many shapes, including odd tails.
 func TestPackPaths(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	src := randSlice(rng, 4000)
+	src := randSlice(rng, 6000)
 	type res struct{ rows, tr []float32 }
 	run := func() (out []res) {
-		for _, stride := range []int{4, 6, 12, 16, 17, 32} {
-			for _, cols := range []int{0, 1, 5, 12, 16, 17, 31, 32} {
+		for _, stride := range []int{4, 6, 12, 16, 17, 32, 48} {
+			for _, cols := range []int{0, 1, 5, 12, 16, 17, 31, 32, 40, 48} {
 				if cols > stride {
 					continue
 				}
