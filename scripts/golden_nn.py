@@ -246,7 +246,52 @@ def swiglu_cases():
     run("reglu", FeedForward(6, 10, F.relu), {"x": randn(2, 3, 6)})
 
 
-ALL = [linear_cases, conv_cases, norm_cases, embedding_cases, mha_cases, swiglu_cases]
+def activation_cases():
+    torch.manual_seed(6)
+    mods = [
+        ("threshold", nn.Threshold(0.1, 20.0)), ("sigmoid", nn.Sigmoid()), ("tanh", nn.Tanh()),
+        ("relu", nn.ReLU()), ("relu6", nn.ReLU6()), ("hardtanh", nn.Hardtanh()),
+        ("leakyrelu", nn.LeakyReLU()), ("leakyrelu_02", nn.LeakyReLU(0.2)),
+        ("prelu", nn.PReLU()), ("prelu_c", nn.PReLU(4)),
+        ("elu", nn.ELU()), ("elu_05", nn.ELU(0.5)), ("selu", nn.SELU()), ("celu", nn.CELU(0.7)),
+        ("gelu", nn.GELU()), ("gelu_tanh", nn.GELU(approximate="tanh")), ("silu", nn.SiLU()),
+        ("mish", nn.Mish()), ("softplus", nn.Softplus()), ("softplus_b2", nn.Softplus(beta=2, threshold=5)),
+        ("softsign", nn.Softsign()), ("hardsigmoid", nn.Hardsigmoid()), ("hardswish", nn.Hardswish()),
+        ("glu", nn.GLU()),
+    ]
+    for name, m in mods:
+        if name == "prelu_c":
+            with torch.no_grad():
+                m.weight.copy_(torch.tensor([0.25, -0.3, 0.1, 1.5]))
+        run("act_" + name, m, {"x": randn(3, 4, 6) * 3})
+
+
+def upsample_cases():
+    torch.manual_seed(7)
+    cases = [
+        ("up_nearest_scale2", nn.Upsample(scale_factor=2, mode="nearest"), (1, 2, 3, 5)),
+        ("up_bilinear_size", nn.Upsample(size=(7, 4), mode="bilinear", align_corners=False), (2, 2, 5, 6)),
+        ("up_bicubic_scale_ac", nn.Upsample(scale_factor=1.5, mode="bicubic", align_corners=True), (1, 2, 4, 5)),
+        ("up_nearest_exact", nn.Upsample(scale_factor=(0.6, 1.7), mode="nearest-exact"), (1, 1, 5, 3)),
+        ("up_bilinear2d", nn.UpsamplingBilinear2d(scale_factor=2), (1, 1, 3, 4)),
+        ("up_nearest2d", nn.UpsamplingNearest2d(size=(5, 7)), (1, 2, 3, 3)),
+        ("pixelshuffle", nn.PixelShuffle(2), (1, 8, 3, 2)),
+        ("pixelunshuffle", nn.PixelUnshuffle(2), (1, 2, 4, 6)),
+        ("pool_max", nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), (1, 2, 7, 6)),
+        ("pool_avg", nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), (1, 2, 7, 6)),
+        ("pool_adaptive_avg", nn.AdaptiveAvgPool2d((3, 2)), (1, 2, 7, 5)),
+        ("pool_adaptive_max", nn.AdaptiveMaxPool2d((3, 2)), (1, 2, 7, 5)),
+    ]
+    for name, m, shape in cases:
+        run(name, m, {"x": randn(*shape)})
+
+    def unpool(m, ins):
+        v, i = F.max_pool2d(ins["x"], 2, 2, return_indices=True)
+        return {"y": m(v, i, output_size=(5, 7))}
+    run("unpool", nn.MaxUnpool2d(2, stride=2), {"x": randn(1, 2, 5, 7)}, forward=unpool)
+
+
+ALL = [linear_cases, conv_cases, norm_cases, embedding_cases, mha_cases, swiglu_cases, activation_cases, upsample_cases]
 
 if __name__ == "__main__":
     import sys
