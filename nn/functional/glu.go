@@ -1,0 +1,101 @@
+package functional
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/fovea-ml/fovea/tensor"
+)
+
+// GLU returns the gated linear unit of x along axis (Dauphin et al. 2017),
+// as torch.nn.functional.glu: x is split into halves a (the first) and b
+// (the second) along axis, whose length must be even, and the result is
+// a ⊙ σ(b), with axis halved. x: (…, 2D, …) → (…, D, …).
+func GLU(x *tensor.Tensor, axis int) *tensor.Tensor {
+	return gated("GLU", x, axis, sigmoid64, func(v, s float64) float64 { return s * (1 - s) })
+}
+
+// ReGLU returns a ⊙ relu(b) for the halves a (first) and b (second) of x
+// along axis, the ReLU variant of GLU of Shazeer 2020 ("GLU Variants Improve
+// Transformer") applied to an already projected x = [xV, xW]. As in GLU, the
+// first half is the value and the second half is the gate that goes through
+// the activation. x: (…, 2D, …) → (…, D, …).
+func ReGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
+	return gated("ReGLU", x, axis,
+		func(v float64) float64 { return max(v, 0) },
+		func(v, _ float64) float64 {
+			if v > 0 {
+				return 1
+			}
+			return 0
+		})
+}
+
+// GeGLU returns a ⊙ gelu(b) for the halves a (first) and b (second) of x
+// along axis, with the exact (erf) GELU; see ReGLU for the convention.
+// x: (…, 2D, …) → (…, D, …).
+func GeGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
+	return gated("GeGLU", x, axis,
+		func(v float64) float64 { return 0.5 * v * (1 + math.Erf(v*invSqrt2)) },
+		func(v, _ float64) float64 {
+			return 0.5*(1+math.Erf(v*invSqrt2)) + v*math.Exp(-0.5*v*v)*invSqrt2Pi
+		})
+}
+
+// SwiGLU returns a ⊙ silu(b) for the halves a (first) and b (second) of x
+// along axis; see ReGLU for the convention. The LLaMA feed-forward layer
+// W2(silu(W1·x) ⊙ W3·x) is SwiGLU applied to the concatenation [W3·x, W1·x]
+// (value projection first, gate projection second) followed by W2.
+// x: (…, 2D, …) → (…, D, …).
+func SwiGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
+	return gated("SwiGLU", x, axis,
+		func(v float64) float64 { return v * sigmoid64(v) },
+		func(v, _ float64) float64 {
+			s := sigmoid64(v)
+			return s * (1 + v*(1-s))
+		})
+}
+
+// gated computes a ⊙ act(b) for the two halves of x along axis. dact(b, act(b))
+// is the derivative of act.
+func gated(op string, x *tensor.Tensor, axis int, act func(float64) float64, dact func(b, ab float64) float64) *tensor.Tensor {
+	shape := x.Shape()
+	ax := axis
+	if ax < 0 {
+		ax += len(shape)
+	}
+	if ax < 0 || ax >= len(shape) {
+		panic(fmt.Sprintf("functional.%s: axis %d out of range for x %s", op, axis, tensor.FormatShape(shape)))
+	}
+	if shape[ax]%2 != 0 {
+		panic(fmt.Sprintf("functional.%s: axis %d of x %s has odd length %d; it must split into two halves", op, axis, tensor.FormatShape(shape), shape[ax]))
+	}
+	outShape := append([]int(nil), shape...)
+	outShape[ax] /= 2
+	outer := tensor.Numel(shape[:ax])
+	half := outShape[ax] * tensor.Numel(shape[ax+1:]) // elements of one half per outer index
+	xd := x.Data()
+	out := tensor.Zeros(outShape...)
+	yd := out.Data()
+	for o := 0; o < outer; o++ {
+		a, b, y := xd[2*o*half:], xd[(2*o+1)*half:], yd[o*half:]
+		for i := 0; i < half; i++ {
+			y[i] = float32(float64(a[i]) * act(float64(b[i])))
+		}
+	}
+	return tensor.Record(op, out, func(g *tensor.Tensor) []*tensor.Tensor {
+		gx := tensor.Zeros(shape...)
+		gd, gxd := g.Data(), gx.Data()
+		for o := 0; o < outer; o++ {
+			a, b, gg := xd[2*o*half:], xd[(2*o+1)*half:], gd[o*half:]
+			ga, gb := gxd[2*o*half:], gxd[(2*o+1)*half:]
+			for i := 0; i < half; i++ {
+				bv := float64(b[i])
+				ab := act(bv)
+				ga[i] = float32(float64(gg[i]) * ab)
+				gb[i] = float32(float64(gg[i]) * float64(a[i]) * dact(bv, ab))
+			}
+		}
+		return []*tensor.Tensor{gx}
+	}, x)
+}

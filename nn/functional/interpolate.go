@@ -1,0 +1,396 @@
+package functional
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/fovea-ml/fovea/tensor"
+)
+
+// InterpMode is the interpolation mode of Interpolate, spelled as in PyTorch.
+type InterpMode string
+
+// The modes of Interpolate. The zero value "" means Nearest, PyTorch's default.
+const (
+	// Nearest copies the input pixel at floor(dst·scale) (PyTorch's
+	// "nearest", which matches OpenCV's INTER_NEAREST and is not centred).
+	Nearest InterpMode = "nearest"
+	// NearestExact copies the input pixel at floor((dst + 0.5)·scale), the
+	// centred rule of Pillow and scikit-image (PyTorch's "nearest-exact").
+	NearestExact InterpMode = "nearest-exact"
+	// Bilinear blends the 2×2 nearest input pixels.
+	Bilinear InterpMode = "bilinear"
+	// Bicubic blends the 4×4 nearest input pixels with Keys' cubic
+	// convolution, A = −0.75, clamping indices at the edges; the result can
+	// overshoot the input range.
+	Bicubic InterpMode = "bicubic"
+	// Area averages input pixels, as AdaptiveAvgPool2d (PyTorch's "area").
+	Area InterpMode = "area"
+)
+
+// InterpolateOptions configure Interpolate. Exactly one of Size and
+// ScaleFactor must be set (nonzero).
+type InterpolateOptions struct {
+	// Size is the output (height, width).
+	Size [2]int
+	// ScaleFactor multiplies the input (height, width): the output size is
+	// floor(in·scale). Non-integer and below-one factors are allowed.
+	ScaleFactor [2]float64
+	// Mode is the interpolation mode; "" means Nearest.
+	Mode InterpMode
+	// AlignCorners (Bilinear and Bicubic only) maps the centres of the corner
+	// pixels of input and output onto each other: src = dst·(in−1)/(out−1).
+	// When false, pixels are areas: src = (dst + 0.5)·scale − 0.5.
+	AlignCorners bool
+	// RecomputeScaleFactor, with ScaleFactor, computes the output size and
+	// then forgets the factor, so the source index uses in/out instead of
+	// 1/ScaleFactor. With it false (PyTorch's default) the given factor is
+	// used as given, which differs when in·scale is not an integer.
+	RecomputeScaleFactor bool
+}
+
+// Interpolate resizes the images x (N, C, H, W) to (N, C, H', W'), as
+// torch.nn.functional.interpolate in PyTorch 1.13 (without antialias),
+// including its exact index rules:
+//
+//   - the output size is Size, or floor(H·ScaleFactor[0]) × floor(W·ScaleFactor[1]);
+//   - the source scale of a dimension is 1/ScaleFactor when a factor was
+//     given and RecomputeScaleFactor is false, and in/out otherwise (and
+//     (in−1)/(out−1) with AlignCorners, whatever the factor);
+//   - Nearest reads floor(dst·scale), except that out = in copies and
+//     out = 2·in reads dst/2, exactly; NearestExact reads
+//     floor((dst + 0.5)·scale); both clamp to in−1;
+//   - Bilinear reads src = scale·(dst + 0.5) − 0.5 clamped below at 0
+//     (or scale·dst with AlignCorners) and blends pixels floor(src) and
+//     floor(src)+1, the latter clamped to in−1; out = in copies;
+//   - Bicubic uses the same src without the clamp and the cubic kernel with
+//     A = −0.75 on pixels floor(src)−1 … floor(src)+2, each clamped to
+//     [0, in−1];
+//   - Area is AdaptiveAvgPool2d to the output size.
+//
+// Nearest and NearestExact with AlignCorners panic, as in PyTorch.
+// PyTorch's UpsamplingNearest2d is Interpolate with Mode Nearest, and its
+// UpsamplingBilinear2d is Mode Bilinear with AlignCorners true. The
+// gradient with respect to x scatters the output gradient back with the
+// same indices and weights.
+func Interpolate(x *tensor.Tensor, opt InterpolateOptions) *tensor.Tensor {
+	shape := x.Shape()
+	if len(shape) != 4 {
+		panic(fmt.Sprintf("functional.Interpolate: x %s must be (N, C, H, W)", tensor.FormatShape(shape)))
+	}
+	mode := opt.Mode
+	if mode == "" {
+		mode = Nearest
+	}
+	h, w := shape[2], shape[3]
+	oh, ow, scales := interpSize(shape, opt)
+	if oh <= 0 || ow <= 0 || h <= 0 || w <= 0 {
+		panic(fmt.Sprintf("functional.Interpolate: input %s and output size (%d,%d) must be positive", tensor.FormatShape(shape), oh, ow))
+	}
+	switch mode {
+	case Nearest, NearestExact, Area:
+		if opt.AlignCorners {
+			panic(fmt.Sprintf("functional.Interpolate: AlignCorners can only be set with Bilinear or Bicubic, not %q", mode))
+		}
+	}
+	switch mode {
+	case Nearest, NearestExact:
+		exact := mode == NearestExact
+		return nearest2d(x, nearestTable(h, oh, scales[0], exact), nearestTable(w, ow, scales[1], exact))
+	case Bilinear:
+		return bilinear2d(x, linearTable(h, oh, opt.AlignCorners, scales[0]), linearTable(w, ow, opt.AlignCorners, scales[1]))
+	case Bicubic:
+		return bicubic2d(x, cubicTable(h, oh, opt.AlignCorners, scales[0]), cubicTable(w, ow, opt.AlignCorners, scales[1]))
+	case Area:
+		return AdaptiveAvgPool2d(x, oh, ow)
+	}
+	panic(fmt.Sprintf("functional.Interpolate: unknown mode %q (want nearest, nearest-exact, bilinear, bicubic or area)", mode))
+}
+
+// interpSize returns the output size and the scale factors the kernels see:
+// 0 where none is given (or it was recomputed), as PyTorch's optional scales.
+func interpSize(shape []int, opt InterpolateOptions) (oh, ow int, scales [2]float64) {
+	hasSize := opt.Size != [2]int{}
+	hasScale := opt.ScaleFactor != [2]float64{}
+	switch {
+	case hasSize && hasScale:
+		panic(fmt.Sprintf("functional.Interpolate: both Size %v and ScaleFactor %v are set; set one", opt.Size, opt.ScaleFactor))
+	case hasSize:
+		if opt.RecomputeScaleFactor {
+			panic("functional.Interpolate: RecomputeScaleFactor is only meaningful with ScaleFactor, not Size")
+		}
+		return opt.Size[0], opt.Size[1], scales
+	case hasScale:
+		for d, s := range opt.ScaleFactor {
+			if !(s > 0) || math.IsInf(s, 0) {
+				panic(fmt.Sprintf("functional.Interpolate: ScaleFactor %v must be positive and finite in both dimensions", opt.ScaleFactor))
+			}
+			size := int(math.Floor(float64(shape[2+d]) * s))
+			if d == 0 {
+				oh = size
+			} else {
+				ow = size
+			}
+		}
+		if !opt.RecomputeScaleFactor {
+			scales = opt.ScaleFactor
+		}
+		return oh, ow, scales
+	}
+	panic("functional.Interpolate: set Size or ScaleFactor")
+}
+
+// scaleValue is PyTorch's compute_scales_value<float>: 1/scale when a scale
+// was given, in/out otherwise.
+func scaleValue(scale float64, in, out int) float32 {
+	if scale > 0 {
+		return float32(1 / scale)
+	}
+	return float32(in) / float32(out)
+}
+
+// areaScale is PyTorch's area_pixel_compute_scale<float>.
+func areaScale(in, out int, alignCorners bool, scale float64) float32 {
+	if alignCorners {
+		if out > 1 {
+			return float32(in-1) / float32(out-1)
+		}
+		return 0
+	}
+	return scaleValue(scale, in, out)
+}
+
+// nearestTable returns the source index of every output index along one
+// dimension.
+func nearestTable(in, out int, scale float64, exact bool) []int {
+	idx := make([]int, out)
+	if !exact && out == in {
+		for i := range idx {
+			idx[i] = i
+		}
+		return idx
+	}
+	if !exact && out == 2*in {
+		for i := range idx {
+			idx[i] = i >> 1
+		}
+		return idx
+	}
+	s := scaleValue(scale, in, out)
+	for i := range idx {
+		var src float32
+		if exact {
+			// C++: floorf((dst + 0.5) * scale) with the product in double.
+			src = float32((float64(i) + 0.5) * float64(s))
+		} else {
+			src = float32(i) * s
+		}
+		idx[i] = min(int(math.Floor(float64(src))), in-1)
+	}
+	return idx
+}
+
+// nearest2d copies x[n, c, ih[oh], iw[ow]] into every output pixel.
+func nearest2d(x *tensor.Tensor, ih, iw []int) *tensor.Tensor {
+	shape := x.Shape()
+	planes, h, w := shape[0]*shape[1], shape[2], shape[3]
+	oh, ow := len(ih), len(iw)
+	out := tensor.Zeros(shape[0], shape[1], oh, ow)
+	xd, yd := x.Data(), out.Data()
+	parallelFor(planes, planeGrain(oh*ow), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			src, dst := xd[p*h*w:(p+1)*h*w], yd[p*oh*ow:(p+1)*oh*ow]
+			for y, sy := range ih {
+				row, orow := src[sy*w:(sy+1)*w], dst[y*ow:(y+1)*ow]
+				for x, sx := range iw {
+					orow[x] = row[sx]
+				}
+			}
+		}
+	})
+	return tensor.Record("Interpolate", out, func(g *tensor.Tensor) []*tensor.Tensor {
+		gx := tensor.Zeros(shape...)
+		gd, gxd := g.Data(), gx.Data()
+		parallelFor(planes, planeGrain(oh*ow), func(lo, hi int) {
+			for p := lo; p < hi; p++ {
+				dst, src := gxd[p*h*w:(p+1)*h*w], gd[p*oh*ow:(p+1)*oh*ow]
+				for y, sy := range ih {
+					row, orow := dst[sy*w:(sy+1)*w], src[y*ow:(y+1)*ow]
+					for x, sx := range iw {
+						row[sx] += orow[x]
+					}
+				}
+			}
+		})
+		return []*tensor.Tensor{gx}
+	}, x)
+}
+
+// planeGrain is the number of planes of size elements each worth one
+// parallel chunk.
+func planeGrain(size int) int { return max(1, 32768/max(size, 1)) }
+
+// linearTap is one output index of linear interpolation: it reads i0 and i1
+// with weights l0 and l1.
+type linearTap struct {
+	i0, i1 int
+	l0, l1 float32
+}
+
+// linearTable is PyTorch's compute_source_index_and_lambda for every output
+// index: the scale in float32, the source index in float64.
+func linearTable(in, out int, alignCorners bool, scale float64) []linearTap {
+	taps := make([]linearTap, out)
+	s := float64(areaScale(in, out, alignCorners, scale))
+	for i := range taps {
+		if out == in {
+			taps[i] = linearTap{i, i, 1, 0}
+			continue
+		}
+		var src float64
+		if alignCorners {
+			src = s * float64(i)
+		} else {
+			src = max(s*(float64(i)+0.5)-0.5, 0)
+		}
+		i0 := int(src)
+		i1 := i0
+		if i0 < in-1 {
+			i1 = i0 + 1
+		}
+		l1 := float32(src - float64(i0))
+		taps[i] = linearTap{i0, i1, 1 - l1, l1}
+	}
+	return taps
+}
+
+// bilinear2d blends the 2×2 input pixels of each output pixel.
+func bilinear2d(x *tensor.Tensor, th, tw []linearTap) *tensor.Tensor {
+	shape := x.Shape()
+	planes, h, w := shape[0]*shape[1], shape[2], shape[3]
+	oh, ow := len(th), len(tw)
+	out := tensor.Zeros(shape[0], shape[1], oh, ow)
+	xd, yd := x.Data(), out.Data()
+	parallelFor(planes, planeGrain(oh*ow), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			src, dst := xd[p*h*w:(p+1)*h*w], yd[p*oh*ow:(p+1)*oh*ow]
+			for y, ty := range th {
+				r0, r1 := src[ty.i0*w:(ty.i0+1)*w], src[ty.i1*w:(ty.i1+1)*w]
+				orow := dst[y*ow : (y+1)*ow]
+				h0, h1 := ty.l0, ty.l1
+				for x, tx := range tw {
+					orow[x] = h0*(tx.l0*r0[tx.i0]+tx.l1*r0[tx.i1]) + h1*(tx.l0*r1[tx.i0]+tx.l1*r1[tx.i1])
+				}
+			}
+		}
+	})
+	return tensor.Record("Interpolate", out, func(g *tensor.Tensor) []*tensor.Tensor {
+		gx := tensor.Zeros(shape...)
+		gd, gxd := g.Data(), gx.Data()
+		parallelFor(planes, planeGrain(oh*ow), func(lo, hi int) {
+			for p := lo; p < hi; p++ {
+				dst, src := gxd[p*h*w:(p+1)*h*w], gd[p*oh*ow:(p+1)*oh*ow]
+				for y, ty := range th {
+					r0, r1 := dst[ty.i0*w:(ty.i0+1)*w], dst[ty.i1*w:(ty.i1+1)*w]
+					grow := src[y*ow : (y+1)*ow]
+					h0, h1 := ty.l0, ty.l1
+					for x, tx := range tw {
+						v := grow[x]
+						a, b := h0*v, h1*v
+						r0[tx.i0] += tx.l0 * a
+						r0[tx.i1] += tx.l1 * a
+						r1[tx.i0] += tx.l0 * b
+						r1[tx.i1] += tx.l1 * b
+					}
+				}
+			}
+		})
+		return []*tensor.Tensor{gx}
+	}, x)
+}
+
+// cubicTap is one output index of bicubic interpolation: four clamped
+// source indices and their weights.
+type cubicTap struct {
+	i [4]int
+	w [4]float32
+}
+
+// cubicCoeffs returns Keys' cubic convolution weights (A = −0.75) for the
+// four pixels around a source position with fractional part t, in float32
+// as PyTorch's get_cubic_upsample_coefficients<float>.
+func cubicCoeffs(t float32) [4]float32 {
+	const a = float32(-0.75)
+	conv1 := func(x float32) float32 { return ((a+2)*x-(a+3))*x*x + 1 }
+	conv2 := func(x float32) float32 { return ((a*x-5*a)*x+8*a)*x - 4*a }
+	x2 := 1 - t
+	return [4]float32{conv2(t + 1), conv1(t), conv1(x2), conv2(x2 + 1)}
+}
+
+// cubicTable computes the taps of every output index, in float32 as PyTorch.
+func cubicTable(in, out int, alignCorners bool, scale float64) []cubicTap {
+	taps := make([]cubicTap, out)
+	s := areaScale(in, out, alignCorners, scale)
+	for i := range taps {
+		var src float32
+		if alignCorners {
+			src = s * float32(i)
+		} else {
+			src = s*(float32(i)+0.5) - 0.5
+		}
+		i0 := int(math.Floor(float64(src)))
+		taps[i].w = cubicCoeffs(src - float32(i0))
+		for j := range 4 {
+			taps[i].i[j] = min(max(i0-1+j, 0), in-1)
+		}
+	}
+	return taps
+}
+
+// bicubic2d blends the 4×4 input pixels of each output pixel.
+func bicubic2d(x *tensor.Tensor, th, tw []cubicTap) *tensor.Tensor {
+	shape := x.Shape()
+	planes, h, w := shape[0]*shape[1], shape[2], shape[3]
+	oh, ow := len(th), len(tw)
+	out := tensor.Zeros(shape[0], shape[1], oh, ow)
+	xd, yd := x.Data(), out.Data()
+	parallelFor(planes, planeGrain(16*oh*ow), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			src, dst := xd[p*h*w:(p+1)*h*w], yd[p*oh*ow:(p+1)*oh*ow]
+			for y, ty := range th {
+				orow := dst[y*ow : (y+1)*ow]
+				for x, tx := range tw {
+					var v float32
+					for j := range 4 {
+						row := src[ty.i[j]*w : (ty.i[j]+1)*w]
+						v += ty.w[j] * (tx.w[0]*row[tx.i[0]] + tx.w[1]*row[tx.i[1]] + tx.w[2]*row[tx.i[2]] + tx.w[3]*row[tx.i[3]])
+					}
+					orow[x] = v
+				}
+			}
+		}
+	})
+	return tensor.Record("Interpolate", out, func(g *tensor.Tensor) []*tensor.Tensor {
+		gx := tensor.Zeros(shape...)
+		gd, gxd := g.Data(), gx.Data()
+		parallelFor(planes, planeGrain(16*oh*ow), func(lo, hi int) {
+			for p := lo; p < hi; p++ {
+				dst, src := gxd[p*h*w:(p+1)*h*w], gd[p*oh*ow:(p+1)*oh*ow]
+				for y, ty := range th {
+					grow := src[y*ow : (y+1)*ow]
+					for x, tx := range tw {
+						v := grow[x]
+						for j := range 4 {
+							row := dst[ty.i[j]*w : (ty.i[j]+1)*w]
+							vy := v * ty.w[j]
+							for i := range 4 {
+								row[tx.i[i]] += vy * tx.w[i]
+							}
+						}
+					}
+				}
+			}
+		})
+		return []*tensor.Tensor{gx}
+	}, x)
+}
