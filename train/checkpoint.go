@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 
 	"github.com/fovea-ml/fovea/models/gcn"
@@ -113,7 +114,7 @@ func LoadModel(path string) (*gcn.Model, error) {
 	if err := json.Unmarshal([]byte(f.Metadata()["fovea.model"]), &cfg); err != nil {
 		return nil, fmt.Errorf("%s: no usable fovea.model metadata (is it a fovea checkpoint?): %w", path, err)
 	}
-	m, err := gcn.New(nil, cfg)
+	m, err := gcn.New(rand.New(rand.NewPCG(0, 0)), cfg) // weights are overwritten below
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
