@@ -47,6 +47,10 @@ type Options struct {
 	Resume   bool      // continue from Out/checkpoint.safetensors
 	Log      io.Writer // progress bar and epoch lines (nil: discard)
 	Progress bool      // draw a progress bar
+
+	// interruptAfter, if positive, makes the run behave as if cancelled
+	// after this many training steps (for tests of the interrupt path).
+	interruptAfter int
 }
 
 // Run trains a model as cfg says, writing checkpoints, logs and charts into
@@ -104,6 +108,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	fmt.Fprintf(opt.Log, "GCN %s×%.2g k=%d %s BR=%v: %d parameters; %d train / %d val images, %d steps per epoch\n",
 		cfg.Model.Backbone, cfg.Model.Width, cfg.Model.K, cfg.Model.Upsampler, cfg.Model.BR, total, trainDS.Len(), valDS.Len(), stepsPerEpoch)
 
+	steps := 0 // steps taken by this call
 	for st.Epoch < cfg.Epochs {
 		if cfg.TimeBudget > 0 && st.Elapsed >= cfg.TimeBudget {
 			break
@@ -124,10 +129,11 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 				bi++
 				continue
 			}
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || opt.interruptAfter > 0 && steps >= opt.interruptAfter {
 				interrupted = true
 				break
 			}
+			steps++
 			lr := sched.lr(ep*stepsPerEpoch + bi)
 			for _, g := range opter.Groups() {
 				g.LR = lr
