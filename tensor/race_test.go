@@ -29,7 +29,7 @@ func newSharedModel() *sharedModel {
 // a few results to compare.
 func (m *sharedModel) forward(x, target *tensor.Tensor) []*tensor.Tensor {
 	h := tensor.Clamp(tensor.Add(tensor.MatMul(x, m.w1), m.b1), 0, float32(1e30)) // (8, 32)
-	logits := tensor.MatMul(h, m.w2)                                                // (8, 10)
+	logits := tensor.MatMul(h, m.w2)                                              // (8, 10)
 	loss := tensor.CrossEntropy(logits, target, tensor.CrossEntropyOptions{
 		IgnoreIndex: tensor.DefaultIgnoreIndex, LabelSmoothing: 0.1, Weight: tensor.Ones(10),
 	})
