@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/fovea-ml/fovea/nn/functional"
 	"github.com/fovea-ml/fovea/tensor"
 )
 
@@ -25,7 +26,7 @@ type MultiheadAttention struct {
 	InProjBias   *tensor.Tensor
 	OutProj      *Linear
 	NumHeads     int
-	Dropout      float64
+	Dropout      float32
 	Rng          *rand.Rand `nn:"-"`
 }
 
@@ -110,7 +111,7 @@ func (m *MultiheadAttention) Attend(query, key, value *tensor.Tensor, opt Attent
 	}
 	attn := tensor.Softmax(scores, -1)
 	if m.Dropout > 0 && m.Training() {
-		attn = dropoutMask(attn, m.Dropout, m.Rng)
+		attn = functional.Dropout(attn, m.Dropout, true, m.Rng)
 	}
 	o := tensor.MatMul(attn, v)                                // (N, H, L, D)
 	o = tensor.Reshape(tensor.Permute(o, 0, 2, 1, 3), n, l, e) // (N, L, E)
@@ -177,23 +178,4 @@ func (m *MultiheadAttention) attentionMask(n, l, s int, opt AttentionOptions) *t
 		}
 	}
 	return mask
-}
-
-// dropoutMask zeroes each element of x with probability p and scales the
-// rest by 1/(1−p) (inverted dropout), differentiably.
-func dropoutMask(x *tensor.Tensor, p float64, rng *rand.Rand) *tensor.Tensor {
-	if rng == nil {
-		panic("nn: dropout in training mode needs a random source (Rng is nil)")
-	}
-	mask := tensor.Zeros(x.Shape()...)
-	scale := float32(1 / (1 - p))
-	if p >= 1 {
-		scale = 0
-	}
-	for i := range mask.Data() {
-		if rng.Float64() >= p {
-			mask.Data()[i] = scale
-		}
-	}
-	return tensor.Mul(x, mask)
 }

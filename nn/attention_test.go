@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/fovea-ml/fovea/tensor"
+	"github.com/fovea-ml/fovea/tensor/tensortest"
 )
 
 func TestMultiheadAttentionGolden(t *testing.T) {
@@ -56,5 +57,46 @@ func TestMultiheadAttentionGolden(t *testing.T) {
 			}
 			f.checkGrads(t, m, 1e-5)
 		})
+	}
+}
+
+func TestMultiheadAttentionDropoutAndGradCheck(t *testing.T) {
+	rng := newRng(22)
+	m := NewMultiheadAttention(rng, 4, 2, true)
+	for _, p := range Parameters(m) {
+		for i := range p.Data() {
+			p.Data()[i] += 0.2 * float32(rng.NormFloat64())
+		}
+	}
+	q := tensor.RandNormal(rng, 0, 1, 2, 3, 4).SetRequiresGrad(true)
+	kv := tensor.RandNormal(rng, 0, 1, 2, 2, 4).SetRequiresGrad(true)
+	mask := tensor.FromSlice([]float32{0, 0, 0, 1}, 2, 2)
+	tensortest.GradCheck(t, "MultiheadAttention", func(in []*tensor.Tensor) *tensor.Tensor {
+		out, _ := m.Attend(in[0], in[1], in[1], AttentionOptions{KeyPaddingMask: mask})
+		return out
+	}, append([]*tensor.Tensor{q, kv}, Parameters(m)...), tensortest.GradCheckOptions{})
+
+	// Dropout on the weights applies in training mode only.
+	m.Dropout = 0.5
+	_, w := m.Attend(q, kv, kv, AttentionOptions{NeedWeights: true, PerHeadWeights: true})
+	zeros := 0
+	for _, v := range w.Data() {
+		if v == 0 {
+			zeros++
+		}
+	}
+	if zeros == 0 {
+		t.Fatal("no attention weight dropped in training mode")
+	}
+	Eval(m)
+	_, w = m.Attend(q, kv, kv, AttentionOptions{NeedWeights: true})
+	for i := 0; i < 6; i++ {
+		var s float32
+		for j := 0; j < 2; j++ {
+			s += w.Data()[i*2+j]
+		}
+		if s < 0.9999 || s > 1.0001 {
+			t.Fatalf("eval-mode weights row %d sums to %v", i, s)
+		}
 	}
 }
