@@ -282,18 +282,22 @@ type schedule struct {
 	stepsPerEpoch int
 }
 
-func (s schedule) lr(step int) float64 {
-	base := s.cfg.LR
+func (s schedule) lr(step int) float64 { return s.schedule().LR(s.cfg.LR, step) }
+
+func (s schedule) schedule() optim.Schedule {
 	warm := int(s.cfg.WarmupEpochs * float64(s.stepsPerEpoch))
-	total := s.cfg.Epochs * s.stepsPerEpoch
-	if step < warm {
-		return base * (0.1 + 0.9*float64(step)/float64(warm))
-	}
-	t := float64(step-warm) / math.Max(float64(total-warm), 1)
+	rest := max(s.cfg.Epochs*s.stepsPerEpoch-warm, 1)
+	var decay optim.Schedule = optim.PolynomialLR{TotalIters: rest, Power: 0.9}
 	if s.cfg.Schedule == "cosine" {
-		return base * 0.5 * (1 + math.Cos(math.Pi*t))
+		decay = optim.CosineAnnealingLR{TMax: rest}
 	}
-	return base * math.Pow(1-t, 0.9)
+	if warm == 0 {
+		return decay
+	}
+	return optim.SequentialLR{
+		Schedules:  []optim.Schedule{optim.LinearLR{StartFactor: 0.1, EndFactor: 1, TotalIters: warm}, decay},
+		Milestones: []int{warm},
+	}
 }
 
 // Evaluate runs model on every sample of ds in eval mode, without recording
