@@ -16,6 +16,9 @@ Writes
   schedulers.json — the LR (and momentum) after construction and after each of
                     50 scheduler steps, for every scheduler fovea implements.
   clip.json       — clip_grad_norm_ (p = 1, 2, 3, inf) and clip_grad_value_.
+  bn_running.json — for package stochastic: BatchNorm2d's running_mean before
+                    and after training-mode batches (momentum 0.1, 0.3 and
+                    None), with the batch means it used.
 
 Everything is seeded, so rerunning reproduces the same files.
 """
@@ -180,6 +183,25 @@ def run_clip():
                 value=dict(clip=0.7, grads=[flat(p.grad) for p in ps]))
 
 
+def run_bn_running():
+    cases = []
+    for momentum, seed in [(0.1, 0), (0.3, 1), (None, 2)]:
+        torch.manual_seed(seed)
+        bn = torch.nn.BatchNorm2d(16, momentum=momentum)
+        with torch.no_grad():
+            bn.running_mean.copy_(torch.randn(16))
+        steps = []
+        for _ in range(4):
+            before = flat(bn.running_mean)
+            x = torch.randn(3, 16, 5, 4) * 2 + 0.5
+            batch_mean, _ = torch.batch_norm_update_stats(x, None, None, 1.0)
+            bn(x)
+            steps.append(dict(before=before, batch_mean=flat(batch_mean), after=flat(bn.running_mean),
+                              num_batches_tracked=int(bn.num_batches_tracked)))
+        cases.append(dict(momentum=momentum, steps=steps))
+    return cases
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     pb = problem()
@@ -190,7 +212,8 @@ def main():
                cases=run_optimizers(pb))
     files = {"optimizers.json": opt,
              "schedulers.json": dict(torch=torch.__version__, cases=run_schedulers()),
-             "clip.json": dict(torch=torch.__version__, **run_clip())}
+             "clip.json": dict(torch=torch.__version__, **run_clip()),
+             "bn_running.json": dict(torch=torch.__version__, cases=run_bn_running())}
     for fn, obj in files.items():
         with open(os.path.join(OUT, fn), "w") as f:
             json.dump(obj, f, separators=(",", ":"))

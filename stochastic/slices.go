@@ -1,39 +1,48 @@
 package stochastic
 
-import (
-	"fmt"
-	"strconv"
-)
+import "fmt"
 
 // EMAUpdate moves each running average towards a new observation, in place:
 //
-//	avg[i] = (1 − momentum)·avg[i] + momentum·x[i]
+//	avg[i] = momentum·x[i] + (1 − momentum)·avg[i]
 //
-// which is PyTorch BatchNorm's update of running_mean and running_var
-// (momentum 0.1 by default; there momentum is the weight of the new value, the
-// opposite of EMA's Beta). Like PyTorch's CPU kernel it computes in float64
-// and rounds once; momentum is widened through its shortest decimal form, so
-// float32(0.1) acts as the float64 0.1 that PyTorch uses. avg, x: (n). It
-// panics if the lengths differ.
+// which is PyTorch BatchNorm's update of running_mean (momentum 0.1 by
+// default; there momentum is the weight of the new value, the opposite of
+// EMA's Beta). It rounds as PyTorch's CPU kernel does — float32 arithmetic,
+// 1 − momentum rounded to float32, each product rounded, no fused
+// multiply-add — so given the same batch means the result is bit-identical
+// (checked against PyTorch 1.13 in the tests). avg, x: (n). It panics if the
+// lengths differ.
 func EMAUpdate(avg, x []float32, momentum float32) {
 	if len(avg) != len(x) {
 		panic(fmt.Sprintf("stochastic.EMAUpdate: avg has %d values, x has %d", len(avg), len(x)))
 	}
-	emaUpdate(avg, x, widen(momentum))
+	emaUpdate(avg, x, momentum)
 }
 
-// widen returns the float64 nearest the shortest decimal that rounds to m.
-func widen(m float32) float64 {
-	v, err := strconv.ParseFloat(strconv.FormatFloat(float64(m), 'g', -1, 32), 64)
-	if err != nil { // cannot happen for a formatted float
-		return float64(m)
-	}
-	return v
-}
-
-func emaUpdate(avg, x []float32, m float64) {
+func emaUpdate(avg, x []float32, m float32) {
+	keep := 1 - m
 	for i, v := range x {
-		avg[i] = float32(m*float64(v) + (1-m)*float64(avg[i]))
+		// Explicit conversions keep each product rounded (no FMA).
+		avg[i] = float32(m*v) + float32(keep*avg[i])
+	}
+}
+
+// EMAUpdateWide is EMAUpdate for observations computed in float64, rounding
+// as PyTorch's BatchNorm does for running_var (whose observation, the
+// unbiased batch variance var_sum/(n − 1), is a double there):
+//
+//	avg[i] = float32(momentum·x[i] + float32((1 − momentum)·avg[i]))
+//
+// with the sum in float64. avg, x: (n). It panics if the lengths differ.
+func EMAUpdateWide(avg []float32, x []float64, momentum float32) {
+	if len(avg) != len(x) {
+		panic(fmt.Sprintf("stochastic.EMAUpdateWide: avg has %d values, x has %d", len(avg), len(x)))
+	}
+	keep := 1 - momentum
+	m := float64(momentum)
+	for i, v := range x {
+		avg[i] = float32(m*v + float64(float32(keep*avg[i])))
 	}
 }
 
@@ -52,11 +61,11 @@ func EMAUpdate64(avg, x []float64, momentum float64) {
 //
 //	avg[i] = avg[i] − (1/k)(avg[i] − x[i])
 //
-// so avg is the plain average of all k observations. This is PyTorch
-// BatchNorm's update when momentum is None (the cumulative moving average,
-// momentum 1/k with k = num_batches_tracked after incrementing), computed the
-// same way as EMAUpdate. avg, x: (n). It panics if the lengths differ or
-// k < 1.
+// so avg is the average of all k observations (up to float32 rounding). This
+// is PyTorch BatchNorm's update when momentum is None (the cumulative moving
+// average: momentum 1/k with k = num_batches_tracked after incrementing),
+// computed as EMAUpdate with momentum float32(1/k), as PyTorch does. avg, x:
+// (n). It panics if the lengths differ or k < 1.
 func MeanUpdate(avg, x []float32, k int) {
 	if k < 1 {
 		panic(fmt.Sprintf("stochastic.MeanUpdate: count k = %d must be ≥ 1", k))
@@ -64,5 +73,5 @@ func MeanUpdate(avg, x []float32, k int) {
 	if len(avg) != len(x) {
 		panic(fmt.Sprintf("stochastic.MeanUpdate: avg has %d values, x has %d", len(avg), len(x)))
 	}
-	emaUpdate(avg, x, 1/float64(k))
+	emaUpdate(avg, x, float32(1/float64(k)))
 }

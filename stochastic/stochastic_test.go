@@ -1,8 +1,12 @@
 package stochastic
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -122,21 +126,50 @@ func TestEMA(t *testing.T) {
 	}
 }
 
+// TestEMAUpdateMatchesBatchNorm replays PyTorch 1.13 BatchNorm2d's
+// running_mean updates (testdata/optim/bn_running.json, written by
+// scripts/golden_optim.py) and requires identical bits.
 func TestEMAUpdateMatchesBatchNorm(t *testing.T) {
-	// torch: running = (1 - momentum) * running + momentum * batch, momentum 0.1
-	avg := []float32{0, 1, -2}
-	x := []float32{1, 1, 2}
-	EMAUpdate(avg, x, 0.1)
-	want := []float32{0.1, 1, -1.6}
-	for i := range avg {
-		if avg[i] != want[i] {
-			t.Errorf("avg[%d] = %v, want %v", i, avg[i], want[i])
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "optim", "bn_running.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Cases []struct {
+			Momentum *float32 `json:"momentum"`
+			Steps    []struct {
+				Before            []float32 `json:"before"`
+				BatchMean         []float32 `json:"batch_mean"`
+				After             []float32 `json:"after"`
+				NumBatchesTracked int       `json:"num_batches_tracked"`
+			} `json:"steps"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range g.Cases {
+		for k, st := range c.Steps {
+			avg := slices.Clone(st.Before)
+			if c.Momentum != nil {
+				EMAUpdate(avg, st.BatchMean, *c.Momentum)
+			} else {
+				MeanUpdate(avg, st.BatchMean, st.NumBatchesTracked)
+			}
+			if !slices.Equal(avg, st.After) {
+				t.Errorf("momentum %v step %d: got %v, torch %v", c.Momentum, k, avg, st.After)
+			}
 		}
 	}
 	a64 := []float64{0, 1}
 	EMAUpdate64(a64, []float64{10, 3}, 0.5)
 	if a64[0] != 5 || a64[1] != 2 {
 		t.Errorf("EMAUpdate64 = %v", a64)
+	}
+	w := []float32{1, 2}
+	EMAUpdateWide(w, []float64{3, 4}, 0.5)
+	if w[0] != 2 || w[1] != 3 {
+		t.Errorf("EMAUpdateWide = %v", w)
 	}
 }
 
@@ -155,6 +188,7 @@ func TestSlicePanics(t *testing.T) {
 	cases := map[string]func(){
 		"EMAUpdate length":   func() { EMAUpdate(make([]float32, 2), make([]float32, 3), 0.1) },
 		"EMAUpdate64 length": func() { EMAUpdate64(make([]float64, 2), make([]float64, 3), 0.1) },
+		"EMAUpdateWide":      func() { EMAUpdateWide(make([]float32, 2), make([]float64, 3), 0.1) },
 		"MeanUpdate k":       func() { MeanUpdate(make([]float32, 2), make([]float32, 2), 0) },
 		"MeanUpdate length":  func() { MeanUpdate(make([]float32, 2), make([]float32, 1), 1) },
 		"NewEMA beta":        func() { NewEMA(1) },
