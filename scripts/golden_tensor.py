@@ -98,7 +98,7 @@ def num32(a):
 
 
 def num64(a):
-    return [float("%.11g" % v) for v in np.asarray(a, dtype=np.float64).ravel()]
+    return [float("%.10g" % v) for v in np.asarray(a, dtype=np.float64).ravel()]
 
 
 RED = {"mean": "mean", "sum": "sum", "none": "none"}
@@ -287,6 +287,40 @@ for op, fn in (("softmax", torch.softmax), ("log_softmax", torch.log_softmax)):
     for axis, shape in ((1, (3, 5)), (-1, (2, 3, 4)), (0, (4, 3)), (1, (2, 3, 2, 2))):
         case("%s_%d_%s" % (op, axis, "x".join(map(str, shape))), op, [(rnd(*shape, scale=2), True)],
              lambda t, fn=fn, axis=axis: fn(t[0], axis), {"axis": axis})
+
+# ---------------------------------------------------------------- convolution
+
+
+def conv_case(name, op, xs, ws, bias, **kw):
+    inputs = [(rnd(*xs), True), (rnd(*ws, scale=0.5), True)]
+    if bias:
+        inputs.append((rnd(ws[0] if op == "conv2d" else ws[1] * kw.get("groups", 1)), True))
+    params = {"bias": bias, "stride": list(kw.get("stride", (1, 1))), "padding": list(kw.get("padding", (0, 0))),
+              "dilation": list(kw.get("dilation", (1, 1))), "groups": kw.get("groups", 1),
+              "output_padding": list(kw.get("output_padding", (0, 0)))}
+
+    def fn(t):
+        b = t[2] if bias else None
+        if op == "conv2d":
+            return F.conv2d(t[0], t[1], b, stride=params["stride"], padding=params["padding"],
+                            dilation=params["dilation"], groups=params["groups"])
+        return F.conv_transpose2d(t[0], t[1], b, stride=params["stride"], padding=params["padding"],
+                                  output_padding=params["output_padding"], groups=params["groups"],
+                                  dilation=params["dilation"])
+    case(name, op, inputs, fn, params)
+
+
+conv_case("conv2d_pad", "conv2d", (2, 3, 5, 4), (4, 3, 3, 3), True, padding=(1, 1))
+conv_case("conv2d_stride_groups", "conv2d", (1, 4, 7, 6), (4, 2, 3, 3), True, stride=(2, 2), padding=(1, 1), groups=2)
+conv_case("conv2d_dilation_nobias", "conv2d", (1, 2, 7, 6), (3, 2, 3, 2), False, dilation=(2, 1), padding=(2, 0))
+conv_case("conv2d_depthwise", "conv2d", (1, 3, 5, 5), (3, 1, 3, 3), True, padding=(1, 1), groups=3)
+conv_case("conv2d_1x1", "conv2d", (2, 4, 3, 3), (5, 4, 1, 1), True)
+conv_case("conv2d_asym", "conv2d", (1, 2, 4, 7), (3, 2, 1, 3), True, stride=(2, 1), padding=(0, 1))
+conv_case("conv_transpose2d_stride_outpad", "conv_transpose2d", (1, 3, 3, 3), (3, 2, 3, 3), True,
+          stride=(2, 2), padding=(1, 1), output_padding=(1, 1))
+conv_case("conv_transpose2d_groups", "conv_transpose2d", (1, 4, 3, 4), (4, 1, 3, 2), True, stride=(2, 1), groups=2)
+conv_case("conv_transpose2d_dilation", "conv_transpose2d", (2, 2, 3, 3), (2, 3, 3, 3), False,
+          dilation=(2, 2), padding=(1, 0))
 
 # ---------------------------------------------------------------- losses
 

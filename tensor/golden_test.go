@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/fovea-ml/fovea/tensor"
+	"github.com/fovea-ml/fovea/tensor/tensortest"
 )
 
 // The golden fixtures are written by scripts/golden_tensor.py with PyTorch:
@@ -72,6 +73,12 @@ type goldenParams struct {
 	Weight         bool     `json:"weight"`
 	PosWeight      bool     `json:"pos_weight"`
 	Beta           float32  `json:"beta"`
+	Bias           bool     `json:"bias"`
+	Stride         [2]int   `json:"stride"`
+	Padding        [2]int   `json:"padding"`
+	Dilation       [2]int   `json:"dilation"`
+	OutputPadding  [2]int   `json:"output_padding"`
+	Groups         int      `json:"groups"`
 }
 
 func (p goldenParams) reduction() tensor.Reduction {
@@ -250,6 +257,24 @@ var goldenOps = map[string]goldenOp{
 		}
 		return one(tensor.BCEWithLogitsLoss(in[0], in[1], opt))
 	},
+	"conv2d": func(in []*tensor.Tensor, p goldenParams) []*tensor.Tensor {
+		var b *tensor.Tensor
+		if p.Bias {
+			b = in[2]
+		}
+		return one(tensor.Conv2d(in[0], in[1], b, tensor.ConvOptions{
+			Stride: p.Stride, Padding: p.Padding, Dilation: p.Dilation, Groups: p.Groups,
+		}))
+	},
+	"conv_transpose2d": func(in []*tensor.Tensor, p goldenParams) []*tensor.Tensor {
+		var b *tensor.Tensor
+		if p.Bias {
+			b = in[2]
+		}
+		return one(tensor.ConvTranspose2d(in[0], in[1], b, tensor.ConvTransposeOptions{
+			Stride: p.Stride, Padding: p.Padding, OutputPadding: p.OutputPadding, Dilation: p.Dilation, Groups: p.Groups,
+		}))
+	},
 	"mse": lossOp(tensor.MSELoss),
 	"l1":  lossOp(tensor.L1Loss),
 	"smooth_l1": func(in []*tensor.Tensor, p goldenParams) []*tensor.Tensor {
@@ -270,27 +295,12 @@ func ceOptions(in []*tensor.Tensor, p goldenParams) tensor.CrossEntropyOptions {
 }
 
 // goldenFloor is the denominator floor of the relative error, as a fraction
-// of the largest magnitude in the reference tensor: an element much smaller
-// than its neighbours (a sum that cancels, a gradient near a stationary
-// point) is judged against the tensor's scale rather than its own size.
+// of the largest magnitude in the reference tensor (see
+// tensortest.MaxScaledRelErr).
 const goldenFloor = 1e-2
 
-// relErr returns max |got − want| / max(|want|, goldenFloor·max|want|).
 func relErr(got []float32, want []float64) float64 {
-	var scale float64
-	for _, w := range want {
-		scale = math.Max(scale, math.Abs(w))
-	}
-	floor := math.Max(goldenFloor*scale, 1e-30)
-	var m float64
-	for i, w := range want {
-		e := math.Abs(float64(got[i])-w) / math.Max(math.Abs(w), floor)
-		if math.IsNaN(e) {
-			return math.Inf(1)
-		}
-		m = math.Max(m, e)
-	}
-	return m
+	return tensortest.MaxScaledRelErr(got, want, goldenFloor)
 }
 
 func toF32(v []float64) []float32 {

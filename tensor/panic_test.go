@@ -122,6 +122,12 @@ func TestPanicMessages(t *testing.T) {
 		{"SmoothL1Loss", func() { tensor.SmoothL1Loss(z(2, 3), z(2), 1, tensor.ReduceMean) }, "tensor.SmoothL1Loss: shapes (2,3) and (2) cannot broadcast"},
 		{"SmoothL1Loss/beta", func() { tensor.SmoothL1Loss(z(2), z(2), -1, tensor.ReduceMean) }, "tensor.SmoothL1Loss: negative beta -1"},
 
+		// convolution
+		{"Conv2d/rank", func() { tensor.Conv2d(z(1, 2, 3), z(1, 2, 3, 3), nil, tensor.ConvOptions{}) }, "tensor.Conv2d: input (1,2,3) and weight (1,2,3,3) must both be 4-D"},
+		{"Conv2d/channels", func() { tensor.Conv2d(z(1, 2, 5, 5), z(4, 3, 3, 3), nil, tensor.ConvOptions{}) }, "tensor.Conv2d: input (1,2,5,5), weight (4,3,3,3) and groups 1 do not fit (weight must be (Cout, Cin/groups, KH, KW))"},
+		{"Conv2d/bias", func() { tensor.Conv2d(z(1, 2, 5, 5), z(4, 2, 3, 3), z(3), tensor.ConvOptions{}) }, "tensor.Conv2d: bias (3) for 4 output channels"},
+		{"ConvTranspose2d/channels", func() { tensor.ConvTranspose2d(z(1, 2, 5, 5), z(3, 2, 3, 3), nil, tensor.ConvTransposeOptions{}) }, "tensor.ConvTranspose2d: input (1,2,5,5), weight (3,2,3,3) and groups 1 do not fit (weight must be (Cin, Cout/groups, KH, KW))"},
+
 		// autograd
 		{"Backward/non-scalar", func() { tensor.Exp(grad(z(2, 3))).Backward() }, "tensor.Backward: called on a tensor of shape (2,3); it needs a scalar (use BackwardWith for others)"},
 		{"BackwardWith/shape", func() { tensor.Exp(grad(z(2, 3))).BackwardWith(z(3, 2)) }, "tensor.Backward: gradient shape (3,2) does not match tensor shape (2,3)"},

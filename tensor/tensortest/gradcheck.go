@@ -144,3 +144,36 @@ func MaxRelErr(got, want []float32, floor float64) float64 {
 	}
 	return m
 }
+
+// MaxScaledRelErr compares float32 results with a float64 reference: it
+// returns max |got − want| / max(|want|, frac·max|want|) over the elements,
+// so that an element much smaller than the largest (a sum that cancels, a
+// gradient near a stationary point) is judged against frac times the
+// tensor's scale rather than its own size. It returns +Inf when the lengths
+// differ or an element is NaN (unless both are). The tensor package's golden
+// tests report this figure with frac = 0.01.
+func MaxScaledRelErr(got []float32, want []float64, frac float64) float64 {
+	if len(got) != len(want) {
+		return math.Inf(1)
+	}
+	var scale float64
+	for _, w := range want {
+		if !math.IsNaN(w) {
+			scale = math.Max(scale, math.Abs(w))
+		}
+	}
+	floor := math.Max(frac*scale, math.SmallestNonzeroFloat64)
+	var m float64
+	for i, w := range want {
+		g := float64(got[i])
+		if math.IsNaN(g) && math.IsNaN(w) || g == w {
+			continue
+		}
+		e := math.Abs(g-w) / math.Max(math.Abs(w), floor)
+		if math.IsNaN(e) {
+			return math.Inf(1)
+		}
+		m = math.Max(m, e)
+	}
+	return m
+}
