@@ -9,6 +9,10 @@ func packRowsAsm(dst, src []float32, base int, offs []int32, cols, stride int) {
 	panic("cpu: no assembly packing in this build")
 }
 
-func transposePackAsm(dst []float32, dstStride int, src []float32, base, srcStride, rows, kc int, wmask uint32) {
+func transposePackAsm(dst []float32, dstStride int, src []float32, base int, offs []int32, rows, kc int, wmask uint32) {
 	panic("cpu: no assembly packing in this build")
 }
+
+func axpyAsm(a float32, x, y []float32) { panic("cpu: no assembly in this build") }
+
+func dotAsm(x, y []float32) float32 { panic("cpu: no assembly in this build") }

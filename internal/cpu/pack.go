@@ -18,12 +18,7 @@ func packRows(dst, src []float32, base int, offs []int32, cols, stride int) {
 	}
 	_ = dst[(kc-1)*stride+stride-1]
 	if active.asmPack && stride <= 48 && cols > 0 {
-		hi := int32(-1 << 31)
-		lo := int32(1<<31 - 1)
-		for _, o := range offs {
-			hi = max(hi, o)
-			lo = min(lo, o)
-		}
+		lo, hi := minmax(offs)
 		if base+int(lo) < 0 || base+int(hi)+cols > len(src) {
 			panic(fmt.Sprintf("cpu.packRows: offsets [%d, %d]+%d outside %d values", base+int(lo), base+int(hi), cols, len(src)))
 		}
@@ -42,25 +37,69 @@ func packRows(dst, src []float32, base int, offs []int32, cols, stride int) {
 // src[base+q*srcStride+p] for q < rows and dst[p*stride+q] = 0 for
 // rows ≤ q < stride: it packs rows of src as columns.
 func packTranspose(dst, src []float32, base, srcStride, rows, kc, stride int) {
+	var buf [48]int32
+	if rows > len(buf) || !fits32(src) {
+		packTransposeSlow(dst, src, base, srcStride, rows, kc, stride)
+		return
+	}
+	offs := buf[:rows]
+	for q := range offs {
+		offs[q] = int32(q * srcStride)
+	}
+	packTransposeOffs(dst, src, base, offs, kc, stride)
+}
+
+// packTransposeOffs sets, for p in [0, kc), dst[p*stride+q] =
+// src[base+offs[q]+p] for q < len(offs) and dst[p*stride+q] = 0 for
+// len(offs) ≤ q < stride.
+func packTransposeOffs(dst, src []float32, base int, offs []int32, kc, stride int) {
+	rows := len(offs)
 	if kc == 0 {
 		return
 	}
 	_ = dst[(kc-1)*stride+stride-1]
 	if rows > 0 {
-		_ = src[base+(rows-1)*srcStride+kc-1]
+		lo, hi := minmax(offs)
+		if base+int(lo) < 0 || base+int(hi)+kc > len(src) {
+			panic(fmt.Sprintf("cpu.packTransposeOffs: offsets [%d, %d]+%d outside %d values", base+int(lo), base+int(hi), kc, len(src)))
+		}
 	}
 	if active.asmPack && stride <= 48 && rows <= 48 {
+		var zero [1]int32
 		for h := 0; 16*h < stride; h++ {
 			lanes := min(16, stride-16*h)
 			r := min(16, max(0, rows-16*h))
-			b := base
+			o := zero[:]
 			if r > 0 {
-				b += 16 * h * srcStride
+				o = offs[16*h : 16*h+r]
 			}
-			transposePackAsm(dst[16*h:], stride, src, b, srcStride, r, kc, uint32(1)<<lanes-1)
+			transposePackAsm(dst[16*h:], stride, src, base, o, r, kc, uint32(1)<<lanes-1)
 		}
 		return
 	}
+	for q, o := range offs {
+		s := src[base+int(o) : base+int(o)+kc]
+		for p, v := range s {
+			dst[p*stride+q] = v
+		}
+	}
+	for q := rows; q < stride; q++ {
+		for p := 0; p < kc; p++ {
+			dst[p*stride+q] = 0
+		}
+	}
+}
+
+func minmax(s []int32) (lo, hi int32) {
+	lo, hi = s[0], s[0]
+	for _, v := range s[1:] {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	return lo, hi
+}
+
+// packTransposeSlow is packTranspose without offset tables.
+func packTransposeSlow(dst, src []float32, base, srcStride, rows, kc, stride int) {
 	for q := 0; q < rows; q++ {
 		s := src[base+q*srcStride : base+q*srcStride+kc]
 		for p, v := range s {

@@ -14,9 +14,26 @@ func packRowsAsm(dst, src []float32, base int, offs []int32, cols, stride int) {
 	}
 }
 
-func transposePackAsm(dst []float32, dstStride int, src []float32, base, srcStride, rows, kc int, wmask uint32) {
-	transposePackAVX512(&dst[0], dstStride, &src[base], srcStride, rows, kc, wmask)
+func transposePackAsm(dst []float32, dstStride int, src []float32, base int, offs []int32, rows, kc int, wmask uint32) {
+	_ = offs[max(rows, 1)-1]
+	transposePackAVX512(&dst[0], dstStride, &src[base], &offs[0], rows, kc, wmask)
 }
 
 //go:noescape
-func transposePackAVX512(dst *float32, dstStride int, src *float32, srcStride int, rows, kc int, wmask uint32)
+func transposePackAVX512(dst *float32, dstStride int, src *float32, offs *int32, rows, kc int, wmask uint32)
+
+//go:noescape
+func axpyAVX512(a float32, x, y *float32, n int)
+
+//go:noescape
+func dotAVX512(x, y *float32, n int) float32
+
+func axpyAsm(a float32, x, y []float32) {
+	_ = x[len(y)-1]
+	axpyAVX512(a, &x[0], &y[0], len(y))
+}
+
+func dotAsm(x, y []float32) float32 {
+	_ = y[len(x)-1]
+	return dotAVX512(&x[0], &y[0], len(x))
+}

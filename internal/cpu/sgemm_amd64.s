@@ -11934,14 +11934,13 @@ nobeta_sgemmAVX2_6x16_1x8:
 	VZEROUPPER
 	RET
 
-// func transposePackAVX512(dst *float32, dstStride int, src *float32, srcStride int, rows, kc int, wmask uint32)
+// func transposePackAVX512(dst *float32, dstStride int, src *float32, offs *int32, rows, kc int, wmask uint32)
 TEXT ·transposePackAVX512(SB), NOSPLIT, $0-52
 	MOVQ dst+0(FP), DI
 	MOVQ dstStride+8(FP), R8
 	SHLQ $2, R8
 	MOVQ src+16(FP), SI
-	MOVQ srcStride+24(FP), R9
-	SHLQ $2, R9
+	MOVQ offs+24(FP), BX
 	MOVQ rows+32(FP), R10
 	MOVQ kc+40(FP), CX
 	MOVL wmask+48(FP), AX
@@ -11974,71 +11973,70 @@ tp_m:
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
-	MOVQ SI, DX
 	CMPQ R10, $0
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z0
-	ADDQ R9, DX
+	MOVLQSX 0(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z0
 	CMPQ R10, $1
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z1
-	ADDQ R9, DX
+	MOVLQSX 4(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z1
 	CMPQ R10, $2
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z2
-	ADDQ R9, DX
+	MOVLQSX 8(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z2
 	CMPQ R10, $3
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z3
-	ADDQ R9, DX
+	MOVLQSX 12(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z3
 	CMPQ R10, $4
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z4
-	ADDQ R9, DX
+	MOVLQSX 16(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z4
 	CMPQ R10, $5
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z5
-	ADDQ R9, DX
+	MOVLQSX 20(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z5
 	CMPQ R10, $6
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z6
-	ADDQ R9, DX
+	MOVLQSX 24(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z6
 	CMPQ R10, $7
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z7
-	ADDQ R9, DX
+	MOVLQSX 28(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z7
 	CMPQ R10, $8
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z8
-	ADDQ R9, DX
+	MOVLQSX 32(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z8
 	CMPQ R10, $9
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z9
-	ADDQ R9, DX
+	MOVLQSX 36(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z9
 	CMPQ R10, $10
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z10
-	ADDQ R9, DX
+	MOVLQSX 40(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z10
 	CMPQ R10, $11
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z11
-	ADDQ R9, DX
+	MOVLQSX 44(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z11
 	CMPQ R10, $12
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z12
-	ADDQ R9, DX
+	MOVLQSX 48(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z12
 	CMPQ R10, $13
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z13
-	ADDQ R9, DX
+	MOVLQSX 52(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z13
 	CMPQ R10, $14
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z14
-	ADDQ R9, DX
+	MOVLQSX 56(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z14
 	CMPQ R10, $15
 	JLE tp_t
-	VMOVUPS.Z (DX), K1, Z15
-	ADDQ R9, DX
+	MOVLQSX 60(BX), DX
+	VMOVUPS.Z (SI)(DX*4), K1, Z15
 tp_t:
 	VUNPCKLPS Z1, Z0, Z16
 	VUNPCKHPS Z1, Z0, Z17

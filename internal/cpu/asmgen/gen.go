@@ -257,22 +257,21 @@ func log2(n int) int {
 // genTranspose writes transposePackAVX512, the transposing pack used for
 // op(A) = A and op(B) = Bᵀ panels:
 //
-//	func transposePackAVX512(dst *float32, dstStride int, src *float32, srcStride int, rows, kc int, wmask uint32)
+//	func transposePackAVX512(dst *float32, dstStride int, src *float32, offs *int32, rows, kc int, wmask uint32)
 //
 // For c in [0, kc) and the lanes r set in wmask (r < 16):
-// dst[c*dstStride + r] = src[r*srcStride + c] when r < rows, else 0.
+// dst[c*dstStride + r] = src[offs[r] + c] when r < rows, else 0.
 // It transposes 16×16 blocks in registers (unpack 32-bit, unpack 64-bit,
 // two rounds of 128-bit lane shuffles).
 func genTranspose(w *strings.Builder) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
-	fmt.Fprintln(w, "\n// func transposePackAVX512(dst *float32, dstStride int, src *float32, srcStride int, rows, kc int, wmask uint32)")
+	fmt.Fprintln(w, "\n// func transposePackAVX512(dst *float32, dstStride int, src *float32, offs *int32, rows, kc int, wmask uint32)")
 	fmt.Fprintln(w, "TEXT ·transposePackAVX512(SB), NOSPLIT, $0-52")
 	p("MOVQ dst+0(FP), DI")
 	p("MOVQ dstStride+8(FP), R8")
 	p("SHLQ $2, R8")
 	p("MOVQ src+16(FP), SI")
-	p("MOVQ srcStride+24(FP), R9")
-	p("SHLQ $2, R9")
+	p("MOVQ offs+24(FP), BX")
 	p("MOVQ rows+32(FP), R10")
 	p("MOVQ kc+40(FP), CX")
 	p("MOVL wmask+48(FP), AX")
@@ -294,12 +293,11 @@ func genTranspose(w *strings.Builder) {
 	for r := 0; r < 16; r++ {
 		p("VPXORD Z%d, Z%d, Z%d", r, r, r)
 	}
-	p("MOVQ SI, DX")
 	for r := 0; r < 16; r++ {
 		p("CMPQ R10, $%d", r)
 		p("JLE tp_t")
-		p("VMOVUPS.Z (DX), K1, Z%d", r)
-		p("ADDQ R9, DX")
+		p("MOVLQSX %d(BX), DX", 4*r)
+		p("VMOVUPS.Z (SI)(DX*4), K1, Z%d", r)
 	}
 	fmt.Fprintln(w, "tp_t:")
 	// Step 1: 32-bit interleave of row pairs into Z16..Z31.

@@ -1,0 +1,568 @@
+package cpu
+
+import (
+	"fmt"
+	"sync"
+)
+
+// ConvParams describes a 2-D convolution (cross-correlation, as PyTorch's
+// Conv2d) in NCHW layout:
+//
+//	x: (N, C, H, W)   w: (Cout, C/Groups, KH, KW)   bias: (Cout)   y: (N, Cout, OH, OW)
+//	y[n, co, oh, ow] = bias[co] + Σ_{ci, kh, kw} w[co, ci, kh, kw] ·
+//	    x[n, g·C/Groups + ci, oh·StrideH − PadH + kh·DilH, ow·StrideW − PadW + kw·DilW]
+//
+// with g = co / (Cout/Groups) and x zero outside the image. Zero StrideH,
+// StrideW, DilH, DilW or Groups mean 1.
+type ConvParams struct {
+	N, C, H, W, Cout, KH, KW, StrideH, StrideW, PadH, PadW, DilH, DilW, Groups int
+}
+
+// OutH is the output height (H + 2·PadH − DilH·(KH−1) − 1)/StrideH + 1.
+func (p ConvParams) OutH() int {
+	p = p.norm()
+	return (p.H+2*p.PadH-p.DilH*(p.KH-1)-1)/p.StrideH + 1
+}
+
+// OutW is the output width (W + 2·PadW − DilW·(KW−1) − 1)/StrideW + 1.
+func (p ConvParams) OutW() int {
+	p = p.norm()
+	return (p.W+2*p.PadW-p.DilW*(p.KW-1)-1)/p.StrideW + 1
+}
+
+func one(v int) int {
+	if v == 0 {
+		return 1
+	}
+	return v
+}
+
+// norm replaces the zero strides, dilations and groups by 1.
+func (p ConvParams) norm() ConvParams {
+	p.StrideH, p.StrideW = one(p.StrideH), one(p.StrideW)
+	p.DilH, p.DilW = one(p.DilH), one(p.DilW)
+	p.Groups = one(p.Groups)
+	return p
+}
+
+func (p ConvParams) String() string {
+	return fmt.Sprintf("x (%d,%d,%d,%d) w (%d,%d,%d,%d) stride (%d,%d) pad (%d,%d) dil (%d,%d) groups %d",
+		p.N, p.C, p.H, p.W, p.Cout, p.C/max(p.Groups, 1), p.KH, p.KW, p.StrideH, p.StrideW, p.PadH, p.PadW, p.DilH, p.DilW, p.Groups)
+}
+
+// check panics unless p is a valid convolution and the slices have the
+// sizes it implies (bias may be nil).
+func (p ConvParams) check(op string, x, w, bias, y []float32) {
+	bad := p.N < 0 || p.C < 1 || p.H < 1 || p.W < 1 || p.Cout < 1 || p.KH < 1 || p.KW < 1 ||
+		p.StrideH < 1 || p.StrideW < 1 || p.PadH < 0 || p.PadW < 0 || p.DilH < 1 || p.DilW < 1 ||
+		p.Groups < 1 || p.C%p.Groups != 0 || p.Cout%p.Groups != 0
+	if bad || p.OutH() < 1 || p.OutW() < 1 {
+		panic(fmt.Sprintf("%s: invalid convolution %v", op, p))
+	}
+	want := func(name string, s []float32, n int) {
+		if len(s) != n {
+			panic(fmt.Sprintf("%s: %s has %d values, want %d for %v", op, name, len(s), n, p))
+		}
+	}
+	want("x", x, p.N*p.C*p.H*p.W)
+	want("w", w, p.Cout*(p.C/p.Groups)*p.KH*p.KW)
+	if bias != nil {
+		want("bias", bias, p.Cout)
+	}
+	want("y", y, p.N*p.Cout*p.OutH()*p.OutW())
+}
+
+// convView is the implicit-GEMM view of one image and group of a
+// convolution. The zero-padded input is split into StrideH×StrideW phase
+// planes of Hq×Wq (phase (a, b) holds padded rows a, a+sh, … and columns
+// b, b+sw, …), so that the im2col matrix becomes a set of shifted
+// contiguous rows:
+//
+//	col[(ci, kh, kw), oh·Wq + ow] = buf[offs[(ci, kh, kw)] + oh·Wq + ow]
+//
+// for ow < OW; the Wq−OW extra columns per output row are computed and
+// thrown away. For stride 1 this is just the padded input.
+type convView struct {
+	p          ConvParams
+	oh, ow     int
+	cg, coutG  int // channels per group in and out
+	kdim       int // cg*KH*KW
+	hq, wq     int // phase plane size
+	plane      int // hq*wq
+	ncols      int // oh*wq: GEMM columns
+	bufLen     int // phase buffer length for one image-group, with slack
+	offs       []int32
+	direct     bool // x itself is the buffer (stride 1, no padding, KW == 1)
+	exactWidth bool // wq == ow: no thrown-away columns
+}
+
+func newConvView(p ConvParams) *convView {
+	v := &convView{p: p, oh: p.OutH(), ow: p.OutW()}
+	v.cg, v.coutG = p.C/p.Groups, p.Cout/p.Groups
+	v.kdim = v.cg * p.KH * p.KW
+	v.hq = v.oh + (p.KH-1)*p.DilH/p.StrideH
+	v.wq = v.ow + (p.KW-1)*p.DilW/p.StrideW
+	v.plane = v.hq * v.wq
+	v.ncols = v.oh * v.wq
+	phases := p.StrideH * p.StrideW
+	v.bufLen = phases*v.cg*v.plane + v.wq
+	v.direct = p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0 && p.KW == 1
+	v.exactWidth = v.wq == v.ow
+	v.offs = make([]int32, v.kdim)
+	for ci := 0; ci < v.cg; ci++ {
+		for kh := 0; kh < p.KH; kh++ {
+			for kw := 0; kw < p.KW; kw++ {
+				dy, dx := kh*p.DilH, kw*p.DilW
+				a, b := dy%p.StrideH, dx%p.StrideW
+				off := ((a*p.StrideW+b)*v.cg+ci)*v.plane + dy/p.StrideH*v.wq + dx/p.StrideW
+				if v.direct {
+					off = ci*p.H*p.W + dy*p.W
+				}
+				v.offs[(ci*p.KH+kh)*p.KW+kw] = int32(off)
+			}
+		}
+	}
+	return v
+}
+
+// fill writes the phase planes of one image-group xg (cg, H, W) into buf.
+func (v *convView) fill(xg, buf []float32) {
+	p := v.p
+	sh, sw := p.StrideH, p.StrideW
+	for a := 0; a < sh; a++ {
+		for b := 0; b < sw; b++ {
+			for ci := 0; ci < v.cg; ci++ {
+				src := xg[ci*p.H*p.W : (ci+1)*p.H*p.W]
+				dst := buf[((a*sw+b)*v.cg+ci)*v.plane : ((a*sw+b)*v.cg+ci+1)*v.plane]
+				for i := 0; i < v.hq; i++ {
+					row := dst[i*v.wq : (i+1)*v.wq]
+					y := i*sh + a - p.PadH
+					if y < 0 || y >= p.H {
+						clear(row)
+						continue
+					}
+					srow := src[y*p.W : (y+1)*p.W]
+					// Columns j with 0 ≤ j*sw + b - PadW < W.
+					x0 := b - p.PadW
+					jlo := 0
+					if x0 < 0 {
+						jlo = (-x0 + sw - 1) / sw
+					}
+					jhi := 0
+					if p.W-1-x0 >= 0 {
+						jhi = (p.W-1-x0)/sw + 1
+					}
+					jlo, jhi = min(jlo, v.wq), min(jhi, v.wq)
+					if jhi <= jlo {
+						clear(row)
+						continue
+					}
+					clear(row[:jlo])
+					if sw == 1 {
+						copy(row[jlo:jhi], srow[jlo+x0:jhi+x0])
+					} else {
+						for j := jlo; j < jhi; j++ {
+							row[j] = srow[j*sw+x0]
+						}
+					}
+					clear(row[jhi:])
+				}
+			}
+		}
+	}
+	clear(buf[len(buf)-v.wq:])
+}
+
+// convBufs holds one goroutine's convolution scratch space.
+type convBufs struct {
+	phase, out, wt []float32
+}
+
+var convBufPool = sync.Pool{New: func() any { return new(convBufs) }}
+
+// source returns the buffer and base offset to read the im2col view of
+// image n, group g from, filling bufs.phase when needed.
+func (v *convView) source(x []float32, n, g int, bufs *convBufs) ([]float32, int) {
+	p := v.p
+	xg := x[(n*p.C+g*v.cg)*p.H*p.W : (n*p.C+(g+1)*v.cg)*p.H*p.W]
+	if v.direct {
+		return xg, 0
+	}
+	bufs.phase = grow(bufs.phase, v.bufLen)
+	v.fill(xg, bufs.phase)
+	return bufs.phase, 0
+}
+
+// colPacker packs the im2col view (rows p = (ci, kh, kw), columns j') as
+// op(B) of a GEMM.
+func (v *convView) colPacker(buf []float32, base int) bPacker {
+	return func(p0, kc, j0, nc, nr int, dst []float32) {
+		offs := v.offs[p0 : p0+kc]
+		for jr := 0; jr < nc; jr += nr {
+			packRows(dst[jr*kc:jr*kc+nr*kc], buf, base+j0+jr, offs, min(nr, nc-jr), nr)
+		}
+	}
+}
+
+// colTPacker packs the transposed im2col view (rows j', columns p) as
+// op(B) of a GEMM.
+func (v *convView) colTPacker(buf []float32, base int) bPacker {
+	return func(p0, kc, j0, nc, nr int, dst []float32) {
+		for jr := 0; jr < nc; jr += nr {
+			nrr := min(nr, nc-jr)
+			packTransposeOffs(dst[jr*kc:jr*kc+nr*kc], buf, base+p0, v.offs[j0+jr:j0+jr+nrr], kc, nr)
+		}
+	}
+}
+
+// matPacker packs a row-major matrix (stride ld) as op(A) = A.
+func matPacker(a []float32, ld int) aPacker {
+	return func(i0, mc, p0, kc, mr int, dst []float32) { packA(false, a, ld, i0, mc, p0, kc, mr, dst) }
+}
+
+// splitImages reports whether to run whole images on separate threads
+// (true) or to run images one after another with threaded GEMMs.
+func splitImages(tasks int) bool {
+	t := Threads()
+	return t > 1 && tasks >= t && (tasks%t == 0 || tasks >= 4*t)
+}
+
+// Conv2dForward computes y = conv2d(x, w) + bias for the convolution p (see
+// ConvParams for the shapes); bias may be nil; y is overwritten.
+func Conv2dForward(p ConvParams, x, w, bias, y []float32) {
+	p = p.norm()
+	p.check("cpu.Conv2dForward", x, w, bias, y)
+	if p.N == 0 {
+		return
+	}
+	if p.Groups == p.C && p.Cout == p.C {
+		depthwiseForward(p, x, w, bias, y)
+		return
+	}
+	v := newConvView(p)
+	ohw := v.oh * v.ow
+	one := func(n, g int, threaded bool) {
+		bufs := convBufPool.Get().(*convBufs)
+		defer convBufPool.Put(bufs)
+		buf, base := v.source(x, n, g, bufs)
+		wg := w[g*v.coutG*v.kdim : (g+1)*v.coutG*v.kdim]
+		yg := y[(n*p.Cout+g*v.coutG)*ohw : (n*p.Cout+(g+1)*v.coutG)*ohw]
+		var c []float32
+		var beta float32
+		if v.exactWidth {
+			c = yg
+			if bias != nil {
+				for co := 0; co < v.coutG; co++ {
+					fill(yg[co*ohw:(co+1)*ohw], bias[g*v.coutG+co])
+				}
+				beta = 1
+			}
+		} else {
+			bufs.out = grow(bufs.out, v.coutG*v.ncols)
+			c = bufs.out
+		}
+		pa, pb := matPacker(wg, v.kdim), v.colPacker(buf, base)
+		if threaded {
+			gemmParallel(active, v.coutG, v.ncols, v.kdim, 1, pa, pb, beta, c, v.ncols)
+		} else {
+			gemmPacked(active, v.coutG, v.ncols, v.kdim, 1, pa, pb, beta, c, v.ncols)
+		}
+		if !v.exactWidth {
+			for co := 0; co < v.coutG; co++ {
+				b := float32(0)
+				if bias != nil {
+					b = bias[g*v.coutG+co]
+				}
+				dst := yg[co*ohw : (co+1)*ohw]
+				src := c[co*v.ncols : (co+1)*v.ncols]
+				for oh := 0; oh < v.oh; oh++ {
+					d := dst[oh*v.ow : (oh+1)*v.ow]
+					s := src[oh*v.wq : oh*v.wq+v.ow]
+					if b == 0 {
+						copy(d, s)
+					} else {
+						for i, val := range s {
+							d[i] = val + b
+						}
+					}
+				}
+			}
+		}
+	}
+	runImages(p.N, p.Groups, one)
+}
+
+// runImages runs one(n, g, threaded) for every image and group, either
+// spreading (n, g) pairs over the threads or running them in order with
+// threaded inner work.
+func runImages(n, groups int, one func(n, g int, threaded bool)) {
+	tasks := n * groups
+	if splitImages(tasks) {
+		Parallel(tasks, func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				one(t/groups, t%groups, false)
+			}
+		})
+		return
+	}
+	for t := 0; t < tasks; t++ {
+		one(t/groups, t%groups, true)
+	}
+}
+
+func fill(s []float32, v float32) {
+	for i := range s {
+		s[i] = v
+	}
+}
+
+// flippedWeights returns w (Cout, Cg, KH, KW) rearranged as the weight of
+// the transposed convolution per group: w'[g·Cg + ci, co, KH−1−kh, KW−1−kw]
+// = w[g·CoutG + co, ci, kh, kw], shape (C, CoutG, KH, KW).
+func flippedWeights(p ConvParams, w, dst []float32) {
+	cg, coutG := p.C/p.Groups, p.Cout/p.Groups
+	kk := p.KH * p.KW
+	for g := 0; g < p.Groups; g++ {
+		for co := 0; co < coutG; co++ {
+			for ci := 0; ci < cg; ci++ {
+				src := w[((g*coutG+co)*cg+ci)*kk : ((g*coutG+co)*cg+ci+1)*kk]
+				d := dst[((g*cg+ci)*coutG+co)*kk : ((g*cg+ci)*coutG+co+1)*kk]
+				for i, val := range src {
+					d[kk-1-i] = val
+				}
+			}
+		}
+	}
+}
+
+// Conv2dBackwardData computes dx, the gradient of the loss with respect to
+// the input x of the convolution p, from dy (N, Cout, OH, OW) and w; dx
+// (N, C, H, W) is overwritten.
+func Conv2dBackwardData(p ConvParams, dy, w, dx []float32) {
+	p = p.norm()
+	p.check("cpu.Conv2dBackwardData", dx, w, nil, dy)
+	if p.N == 0 {
+		return
+	}
+	oh, ow := p.OutH(), p.OutW()
+	padH, padW := p.DilH*(p.KH-1)-p.PadH, p.DilW*(p.KW-1)-p.PadW
+	if p.StrideH == 1 && p.StrideW == 1 && padH >= 0 && padW >= 0 {
+		// With stride 1 the input gradient is the convolution of dy with
+		// the flipped, transposed weights.
+		q := ConvParams{N: p.N, C: p.Cout, H: oh, W: ow, Cout: p.C, KH: p.KH, KW: p.KW,
+			StrideH: 1, StrideW: 1, PadH: padH, PadW: padW, DilH: p.DilH, DilW: p.DilW, Groups: p.Groups}
+		if q.OutH() == p.H && q.OutW() == p.W {
+			bufs := convBufPool.Get().(*convBufs)
+			bufs.wt = grow(bufs.wt, len(w))
+			flippedWeights(p, w, bufs.wt)
+			Conv2dForward(q, dy, bufs.wt, nil, dx)
+			convBufPool.Put(bufs)
+			return
+		}
+	}
+	if p.Groups == p.C && p.Cout == p.C {
+		depthwiseBackwardData(p, dy, w, dx)
+		return
+	}
+	// General case: dcol = wᵀ·dy, then col2im.
+	cg, coutG := p.C/p.Groups, p.Cout/p.Groups
+	kdim := cg * p.KH * p.KW
+	ohw := oh * ow
+	one := func(n, g int, threaded bool) {
+		bufs := convBufPool.Get().(*convBufs)
+		defer convBufPool.Put(bufs)
+		bufs.out = grow(bufs.out, kdim*ohw)
+		col := bufs.out
+		wg := w[g*coutG*kdim : (g+1)*coutG*kdim]
+		dyg := dy[(n*p.Cout+g*coutG)*ohw : (n*p.Cout+(g+1)*coutG)*ohw]
+		pa := func(i0, mc, p0, kc, mr int, dst []float32) { packA(true, wg, kdim, i0, mc, p0, kc, mr, dst) }
+		pb := func(p0, kc, j0, nc, nr int, dst []float32) { packB(false, dyg, ohw, p0, kc, j0, nc, nr, dst) }
+		if threaded {
+			gemmParallel(active, kdim, ohw, coutG, 1, pa, pb, 0, col, ohw)
+		} else {
+			gemmPacked(active, kdim, ohw, coutG, 1, pa, pb, 0, col, ohw)
+		}
+		dxg := dx[(n*p.C+g*cg)*p.H*p.W : (n*p.C+(g+1)*cg)*p.H*p.W]
+		clear(dxg)
+		Col2im(p, col, dxg)
+	}
+	runImages(p.N, p.Groups, one)
+}
+
+// Conv2dBackwardWeight computes dw (Cout, C/Groups, KH, KW), the gradient of
+// the loss with respect to the weight of the convolution p, from x and dy
+// (N, Cout, OH, OW), and dbias (Cout) when it is not nil. Both are
+// overwritten.
+func Conv2dBackwardWeight(p ConvParams, x, dy, dw, dbias []float32) {
+	p = p.norm()
+	p.check("cpu.Conv2dBackwardWeight", x, dw, dbias, dy)
+	oh, ow := p.OutH(), p.OutW()
+	ohw := oh * ow
+	if dbias != nil {
+		clear(dbias)
+		for n := 0; n < p.N; n++ {
+			for co := 0; co < p.Cout; co++ {
+				dbias[co] += sum(dy[(n*p.Cout+co)*ohw : (n*p.Cout+co+1)*ohw])
+			}
+		}
+	}
+	clear(dw)
+	if p.N == 0 {
+		return
+	}
+	if p.Groups == p.C && p.Cout == p.C {
+		depthwiseBackwardWeight(p, x, dy, dw)
+		return
+	}
+	v := newConvView(p)
+	// Each thread accumulates into its own copy of dw.
+	threads := Threads()
+	parts := 1
+	if splitImages(p.N) {
+		parts = threads
+	}
+	partial := make([][]float32, parts)
+	partial[0] = dw
+	for i := 1; i < parts; i++ {
+		partial[i] = make([]float32, len(dw))
+	}
+	work := func(part, nlo, nhi int, threaded bool) {
+		acc := partial[part]
+		bufs := convBufPool.Get().(*convBufs)
+		defer convBufPool.Put(bufs)
+		var dyBuf []float32
+		for n := nlo; n < nhi; n++ {
+			for g := 0; g < p.Groups; g++ {
+				buf, base := v.source(x, n, g, bufs)
+				dyg := dy[(n*p.Cout+g*v.coutG)*ohw : (n*p.Cout+(g+1)*v.coutG)*ohw]
+				a := dyg
+				if !v.exactWidth {
+					// dy in the padded-width layout, zero in the extra columns.
+					dyBuf = grow(dyBuf, v.coutG*v.ncols)
+					for co := 0; co < v.coutG; co++ {
+						for r := 0; r < oh; r++ {
+							d := dyBuf[co*v.ncols+r*v.wq : co*v.ncols+(r+1)*v.wq]
+							copy(d, dyg[co*ohw+r*ow:co*ohw+(r+1)*ow])
+							clear(d[ow:])
+						}
+					}
+					a = dyBuf
+				}
+				dwg := acc[g*v.coutG*v.kdim : (g+1)*v.coutG*v.kdim]
+				pa, pb := matPacker(a, v.ncols), v.colTPacker(buf, base)
+				if threaded {
+					gemmParallel(active, v.coutG, v.kdim, v.ncols, 1, pa, pb, 1, dwg, v.kdim)
+				} else {
+					gemmPacked(active, v.coutG, v.kdim, v.ncols, 1, pa, pb, 1, dwg, v.kdim)
+				}
+			}
+		}
+	}
+	if parts == 1 {
+		work(0, 0, p.N, true)
+		return
+	}
+	parallelTasks(parts, func(t int) { work(t, t*p.N/parts, (t+1)*p.N/parts, false) })
+	for _, part := range partial[1:] {
+		for i, val := range part {
+			dw[i] += val
+		}
+	}
+}
+
+func sum(s []float32) float32 {
+	var a0, a1, a2, a3 float32
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		a0 += s[i]
+		a1 += s[i+1]
+		a2 += s[i+2]
+		a3 += s[i+3]
+	}
+	for ; i < len(s); i++ {
+		a0 += s[i]
+	}
+	return (a0 + a1) + (a2 + a3)
+}
+
+// Im2col writes the patch matrix of one image-group xg (C/Groups, H, W) of
+// the convolution p into col, of shape (C/Groups·KH·KW, OH·OW): row
+// (ci·KH + kh)·KW + kw, column oh·OW + ow holds
+// xg[ci, oh·StrideH − PadH + kh·DilH, ow·StrideW − PadW + kw·DilW] (0 outside).
+func Im2col(p ConvParams, xg, col []float32) {
+	p = p.norm()
+	oh, ow := p.OutH(), p.OutW()
+	cg := p.C / p.Groups
+	if len(xg) != cg*p.H*p.W || len(col) != cg*p.KH*p.KW*oh*ow {
+		panic(fmt.Sprintf("cpu.Im2col: x has %d values and col %d, want %d and %d for %v", len(xg), len(col), cg*p.H*p.W, cg*p.KH*p.KW*oh*ow, p))
+	}
+	r := 0
+	for c := 0; c < cg; c++ {
+		plane := xg[c*p.H*p.W : (c+1)*p.H*p.W]
+		for kh := 0; kh < p.KH; kh++ {
+			for kw := 0; kw < p.KW; kw++ {
+				dst := col[r*oh*ow : (r+1)*oh*ow]
+				r++
+				for y := 0; y < oh; y++ {
+					row := dst[y*ow : (y+1)*ow]
+					iy := y*p.StrideH - p.PadH + kh*p.DilH
+					if iy < 0 || iy >= p.H {
+						clear(row)
+						continue
+					}
+					src := plane[iy*p.W : (iy+1)*p.W]
+					ix := kw*p.DilW - p.PadW
+					if p.StrideW == 1 && ix >= 0 && ix+ow <= p.W {
+						copy(row, src[ix:ix+ow])
+						continue
+					}
+					for i := range row {
+						if ix >= 0 && ix < p.W {
+							row[i] = src[ix]
+						} else {
+							row[i] = 0
+						}
+						ix += p.StrideW
+					}
+				}
+			}
+		}
+	}
+}
+
+// Col2im adds the patch matrix col (C/Groups·KH·KW, OH·OW) of the
+// convolution p back into one image-group xg (C/Groups, H, W): the adjoint
+// of Im2col. xg is accumulated into, not overwritten.
+func Col2im(p ConvParams, col, xg []float32) {
+	p = p.norm()
+	oh, ow := p.OutH(), p.OutW()
+	cg := p.C / p.Groups
+	if len(xg) != cg*p.H*p.W || len(col) != cg*p.KH*p.KW*oh*ow {
+		panic(fmt.Sprintf("cpu.Col2im: x has %d values and col %d, want %d and %d for %v", len(xg), len(col), cg*p.H*p.W, cg*p.KH*p.KW*oh*ow, p))
+	}
+	r := 0
+	for c := 0; c < cg; c++ {
+		plane := xg[c*p.H*p.W : (c+1)*p.H*p.W]
+		for kh := 0; kh < p.KH; kh++ {
+			for kw := 0; kw < p.KW; kw++ {
+				src := col[r*oh*ow : (r+1)*oh*ow]
+				r++
+				for y := 0; y < oh; y++ {
+					row := src[y*ow : (y+1)*ow]
+					iy := y*p.StrideH - p.PadH + kh*p.DilH
+					if iy < 0 || iy >= p.H {
+						continue
+					}
+					dst := plane[iy*p.W : (iy+1)*p.W]
+					ix := kw*p.DilW - p.PadW
+					for _, val := range row {
+						if ix >= 0 && ix < p.W {
+							dst[ix] += val
+						}
+						ix += p.StrideW
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,179 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// naiveConv returns y, dx and dw of the convolution p computed by the
+// definition in float64: y = conv(x, w) + b, dx = ∂⟨y, g⟩/∂x, dw = ∂⟨y, g⟩/∂w.
+func naiveConv(p ConvParams, x, w, b, g []float32) (y, dx, dw, db []float64) {
+	p = p.norm()
+	oh, ow := p.OutH(), p.OutW()
+	cg, coutG := p.C/p.Groups, p.Cout/p.Groups
+	y = make([]float64, p.N*p.Cout*oh*ow)
+	dx = make([]float64, len(x))
+	dw = make([]float64, len(w))
+	db = make([]float64, p.Cout)
+	for n := 0; n < p.N; n++ {
+		for co := 0; co < p.Cout; co++ {
+			grp := co / coutG
+			for r := 0; r < oh; r++ {
+				for c := 0; c < ow; c++ {
+					yi := ((n*p.Cout+co)*oh+r)*ow + c
+					s := 0.0
+					if b != nil {
+						s = float64(b[co])
+					}
+					gv := float64(g[yi])
+					db[co] += gv
+					for ci := 0; ci < cg; ci++ {
+						for kh := 0; kh < p.KH; kh++ {
+							for kw := 0; kw < p.KW; kw++ {
+								iy := r*p.StrideH - p.PadH + kh*p.DilH
+								ix := c*p.StrideW - p.PadW + kw*p.DilW
+								if iy < 0 || iy >= p.H || ix < 0 || ix >= p.W {
+									continue
+								}
+								xi := ((n*p.C+grp*cg+ci)*p.H+iy)*p.W + ix
+								wi := ((co*cg+ci)*p.KH+kh)*p.KW + kw
+								s += float64(x[xi]) * float64(w[wi])
+								dx[xi] += gv * float64(w[wi])
+								dw[wi] += gv * float64(x[xi])
+							}
+						}
+					}
+					y[yi] = s
+				}
+			}
+		}
+	}
+	return y, dx, dw, db
+}
+
+func closeTo(t *testing.T, what string, got []float32, want []float64, scale float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if d := math.Abs(float64(got[i]) - want[i]); !(d <= 1e-4*(scale+math.Abs(want[i]))) {
+			t.Fatalf("%s: [%d] = %v, want %v", what, i, got[i], want[i])
+		}
+	}
+}
+
+func convCases() []ConvParams {
+	return []ConvParams{
+		{N: 2, C: 3, H: 7, W: 6, Cout: 4, KH: 3, KW: 3, PadH: 1, PadW: 1},
+		{N: 1, C: 5, H: 9, W: 11, Cout: 7, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+		{N: 3, C: 4, H: 8, W: 8, Cout: 6, KH: 1, KW: 1},
+		{N: 2, C: 4, H: 5, W: 7, Cout: 3, KH: 1, KW: 1, StrideH: 2, StrideW: 1},
+		{N: 2, C: 6, H: 10, W: 9, Cout: 4, KH: 3, KW: 2, PadH: 2, PadW: 1, DilH: 2, DilW: 3, Groups: 2},
+		{N: 1, C: 6, H: 12, W: 12, Cout: 9, KH: 5, KW: 5, StrideH: 3, StrideW: 2, PadH: 2, PadW: 0, Groups: 3},
+		{N: 2, C: 8, H: 9, W: 9, Cout: 5, KH: 7, KW: 1, PadH: 3},
+		{N: 2, C: 5, H: 9, W: 9, Cout: 5, KH: 1, KW: 7, PadW: 3},
+		{N: 4, C: 5, H: 6, W: 7, Cout: 5, KH: 3, KW: 3, PadH: 1, PadW: 1, Groups: 5},                         // depthwise
+		{N: 2, C: 4, H: 9, W: 8, Cout: 4, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, Groups: 4}, // depthwise, stride 2
+		{N: 1, C: 3, H: 8, W: 8, Cout: 6, KH: 3, KW: 3, PadH: 2, PadW: 2, DilH: 2, DilW: 2, Groups: 3},       // channel multiplier 2
+		{N: 2, C: 2, H: 4, W: 4, Cout: 3, KH: 3, KW: 3, PadH: 3, PadW: 3},                                    // pad > kernel reach
+		{N: 1, C: 3, H: 5, W: 5, Cout: 2, KH: 5, KW: 5},                                                      // output 1×1
+		{N: 3, C: 40, H: 13, W: 11, Cout: 50, KH: 3, KW: 3, PadH: 1, PadW: 1},                                // several tiles
+		{N: 1, C: 3, H: 1, W: 1, Cout: 2, KH: 1, KW: 1},
+		{N: 2, C: 4, H: 6, W: 6, Cout: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2},
+	}
+}
+
+func TestConv(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(9, 10))
+		for _, threads := range []int{1, 2} {
+			saved := Threads()
+			SetThreads(threads)
+			for _, p := range convCases() {
+				x := randSlice(rng, p.N*p.C*p.H*p.W)
+				w := randSlice(rng, p.Cout*(p.C/p.norm().Groups)*p.KH*p.KW)
+				b := randSlice(rng, p.Cout)
+				g := randSlice(rng, p.N*p.Cout*p.OutH()*p.OutW())
+				wantY, wantDx, wantDw, wantDb := naiveConv(p, x, w, b, g)
+				scale := 1 + math.Sqrt(float64(len(w)))
+				name := fmt.Sprintf("threads=%d %v", threads, p)
+
+				y := randSlice(rng, len(g))
+				Conv2dForward(p, x, w, b, y)
+				closeTo(t, name+" y", y, wantY, scale)
+				Conv2dForward(p, x, w, nil, y)
+				for i := range wantY {
+					wantY[i] = 0
+				}
+				yb, _, _, _ := naiveConv(p, x, w, nil, g)
+				closeTo(t, name+" y (no bias)", y, yb, scale)
+
+				dx := randSlice(rng, len(x))
+				Conv2dBackwardData(p, g, w, dx)
+				closeTo(t, name+" dx", dx, wantDx, scale)
+
+				dw := randSlice(rng, len(w))
+				db := randSlice(rng, len(b))
+				Conv2dBackwardWeight(p, x, g, dw, db)
+				closeTo(t, name+" dw", dw, wantDw, scale*10)
+				closeTo(t, name+" db", db, wantDb, scale*10)
+			}
+			SetThreads(saved)
+		}
+	})
+}
+
+func TestIm2colCol2imAdjoint(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, p := range convCases() {
+		p = p.norm()
+		cg := p.C / p.Groups
+		x := randSlice(rng, cg*p.H*p.W)
+		col := make([]float32, cg*p.KH*p.KW*p.OutH()*p.OutW())
+		Im2col(p, x, col)
+		c := randSlice(rng, len(col))
+		back := make([]float32, len(x))
+		Col2im(p, c, back)
+		// ⟨im2col(x), c⟩ == ⟨x, col2im(c)⟩
+		var a, b float64
+		for i := range col {
+			a += float64(col[i]) * float64(c[i])
+		}
+		for i := range x {
+			b += float64(x[i]) * float64(back[i])
+		}
+		if math.Abs(a-b) > 1e-3*(1+math.Abs(a)) {
+			t.Fatalf("%v: ⟨im2col x, c⟩ = %v, ⟨x, col2im c⟩ = %v", p, a, b)
+		}
+	}
+}
+
+func TestConvPanics(t *testing.T) {
+	p := ConvParams{N: 1, C: 2, H: 4, W: 4, Cout: 2, KH: 3, KW: 3}
+	for _, f := range []func(){
+		func() { Conv2dForward(p, make([]float32, 31), make([]float32, 36), nil, make([]float32, 8)) },
+		func() { Conv2dForward(p, make([]float32, 32), make([]float32, 36), nil, make([]float32, 9)) },
+		func() {
+			q := p
+			q.Groups = 3
+			Conv2dForward(q, make([]float32, 32), make([]float32, 36), nil, make([]float32, 8))
+		},
+		func() {
+			q := p
+			q.KH = 9
+			Conv2dForward(q, make([]float32, 32), make([]float32, 36), nil, make([]float32, 8))
+		},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("no panic")
+				}
+			}()
+			f()
+		}()
+	}
+}

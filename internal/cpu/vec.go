@@ -1,0 +1,33 @@
+package cpu
+
+// axpy sets y[i] += a*x[i] for i < len(y) (len(x) ≥ len(y)).
+func axpy(a float32, x, y []float32) {
+	if active.asmPack && len(y) >= 16 {
+		axpyAsm(a, x, y)
+		return
+	}
+	x = x[:len(y)]
+	for i, v := range x {
+		y[i] += a * v
+	}
+}
+
+// dot returns Σ x[i]*y[i] over i < len(x) (len(y) ≥ len(x)).
+func dot(x, y []float32) float32 {
+	if active.asmPack && len(x) >= 16 {
+		return dotAsm(x, y)
+	}
+	y = y[:len(x)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i] * y[i]
+		s1 += x[i+1] * y[i+1]
+		s2 += x[i+2] * y[i+2]
+		s3 += x[i+3] * y[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i] * y[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
