@@ -88,7 +88,7 @@ func checkAffine(op string, w, b *tensor.Tensor, n int) {
 // rowNorm normalises contiguous rows of length d of x and applies the affine
 // parameters w, b (either may be nil), whose index for element j of row r is
 // ((r·d + j) / every) mod len(w) — every = 1 and len(w) = d for LayerNorm;
-// every = spatial size for GroupNorm.
+// every = spatial size for GroupNorm; d must be a multiple of every.
 func rowNorm(op string, x, w, b *tensor.Tensor, d, every int, eps float64) *tensor.Tensor {
 	n := x.Size()
 	rows := 0
@@ -110,36 +110,43 @@ func rowNorm(op string, x, w, b *tensor.Tensor, d, every int, eps float64) *tens
 		bd = b.Data()
 		np = len(bd)
 	}
-	grain := max(1, 8192/max(d, 1))
+	// affine returns the scale and shift of the segment starting at flat
+	// index i.
+	affine := func(i int) (sc, sh float32) {
+		k := (i / every) % np
+		sc = 1
+		if wd != nil {
+			sc = wd[k]
+		}
+		if bd != nil {
+			sh = bd[k]
+		}
+		return sc, sh
+	}
+	grain := max(1, 16384/max(d, 1))
 	cpu.ParallelGrain(rows, grain, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row := xd[r*d : (r+1)*d]
-			var s float64
-			for _, v := range row {
-				s += float64(v)
-			}
-			mean := s / float64(d)
-			var ss float64
-			for _, v := range row {
-				dv := float64(v) - mean
-				ss += dv * dv
-			}
-			is := 1 / math.Sqrt(ss/float64(d)+eps)
+			mean, is, _ := meanInvStd(row, eps)
 			invstd[r] = is
 			xh := xhat[r*d : (r+1)*d]
 			yr := yd[r*d : (r+1)*d]
 			for j, v := range row {
-				h := float32((float64(v) - mean) * is)
-				xh[j] = h
-				k := ((r*d + j) / every) % np
-				o := h
-				if wd != nil {
-					o *= wd[k]
+				xh[j] = float32((float64(v) - mean) * is)
+			}
+			switch {
+			case every == 1 && wd != nil && bd != nil:
+				wd, bd := wd[:d], bd[:d]
+				for j, h := range xh {
+					yr[j] = h*wd[j] + bd[j]
 				}
-				if bd != nil {
-					o += bd[k]
+			default:
+				for j0 := 0; j0 < d; j0 += every {
+					sc, sh := affine(r*d + j0)
+					for j := j0; j < j0+every; j++ {
+						yr[j] = xh[j]*sc + sh
+					}
 				}
-				yr[j] = o
 			}
 		}
 	})
@@ -150,37 +157,42 @@ func rowNorm(op string, x, w, b *tensor.Tensor, d, every int, eps float64) *tens
 			gx = tensor.Zeros(x.Shape()...)
 			gxd := gx.Data()
 			cpu.ParallelGrain(rows, grain, func(lo, hi int) {
-				dxh := make([]float64, d)
 				for r := lo; r < hi; r++ {
 					xh := xhat[r*d : (r+1)*d]
 					gr := gd[r*d : (r+1)*d]
-					var s1, s2 float64
-					for j, v := range gr {
-						dv := float64(v)
-						if wd != nil {
-							dv *= float64(wd[((r*d+j)/every)%np])
+					out := gxd[r*d : (r+1)*d]
+					is := invstd[r]
+					if every == 1 && wd != nil {
+						s1, s2 := sumDotW(gr, wd, xh)
+						m1, m2 := s1/float64(d), s2/float64(d)
+						wd := wd[:d]
+						for j := range out {
+							out[j] = float32(is * (float64(gr[j])*float64(wd[j]) - m1 - float64(xh[j])*m2))
 						}
-						dxh[j] = dv
-						s1 += dv
-						s2 += dv * float64(xh[j])
+						continue
+					}
+					var s1, s2 float64
+					for j0 := 0; j0 < d; j0 += every {
+						sc, _ := affine(r*d + j0)
+						a, c := sumDot(gr[j0:j0+every], xh[j0:j0+every])
+						s1 += float64(sc) * a
+						s2 += float64(sc) * c
 					}
 					m1, m2 := s1/float64(d), s2/float64(d)
-					is := invstd[r]
-					out := gxd[r*d : (r+1)*d]
-					for j := range out {
-						out[j] = float32(is * (dxh[j] - m1 - float64(xh[j])*m2))
+					for j0 := 0; j0 < d; j0 += every {
+						sc, _ := affine(r*d + j0)
+						k := is * float64(sc)
+						c1, c2 := is*m1, is*m2
+						for j := j0; j < j0+every; j++ {
+							out[j] = float32(k*float64(gr[j]) - c1 - float64(xh[j])*c2)
+						}
 					}
 				}
 			})
 		}
 		needW, needB := w != nil && w.RequiresGrad(), b != nil && b.RequiresGrad()
 		if needW || needB {
-			accW, accB := make([]float64, np), make([]float64, np)
-			for i, v := range gd {
-				k := (i / every) % np
-				accW[k] += float64(v) * float64(xhat[i])
-				accB[k] += float64(v)
-			}
+			accW, accB := affineGrads(gd, xhat, rows, d, every, np)
 			if needW {
 				gw = tensor.Zeros(w.Shape()...)
 				for k, v := range accW {
@@ -196,6 +208,44 @@ func rowNorm(op string, x, w, b *tensor.Tensor, d, every int, eps float64) *tens
 		}
 		return []*tensor.Tensor{gx, gw, gb}
 	}, x, w, b)
+}
+
+// affineGrads returns Σ g·x̂ and Σ g per affine index for rowNorm, summing
+// chunks of rows in parallel.
+func affineGrads(gd, xhat []float32, rows, d, every, np int) (accW, accB []float64) {
+	chunks := max(1, min(cpu.Threads(), rows*d/65536))
+	partW, partB := make([][]float64, chunks), make([][]float64, chunks)
+	cpu.Parallel(chunks, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			pw, pb := make([]float64, np), make([]float64, np)
+			r0, r1 := c*rows/chunks, (c+1)*rows/chunks
+			if every == 1 && np == d {
+				for r := r0; r < r1; r++ {
+					gr, xh := gd[r*d:(r+1)*d], xhat[r*d:(r+1)*d]
+					for j, v := range gr {
+						pw[j] += float64(v) * float64(xh[j])
+						pb[j] += float64(v)
+					}
+				}
+			} else {
+				for i0 := r0 * d; i0 < r1*d; i0 += every {
+					k := (i0 / every) % np
+					sb, sw := sumDot(gd[i0:i0+every], xhat[i0:i0+every])
+					pw[k] += sw
+					pb[k] += sb
+				}
+			}
+			partW[c], partB[c] = pw, pb
+		}
+	})
+	accW, accB = partW[0], partB[0]
+	for c := 1; c < chunks; c++ {
+		for k := range accW {
+			accW[k] += partW[c][k]
+			accB[k] += partB[c][k]
+		}
+	}
+	return accW, accB
 }
 
 // LayerNorm2d is layer normalisation over the channels of a channels-first
@@ -440,17 +490,13 @@ func (m *BatchNorm2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 			for ch := lo; ch < hi; ch++ {
 				var s float64
 				for n := 0; n < nb; n++ {
-					for _, v := range xd[(n*c+ch)*p : (n*c+ch+1)*p] {
-						s += float64(v)
-					}
+					bs, _ := sumSq(xd[(n*c+ch)*p : (n*c+ch+1)*p])
+					s += bs
 				}
 				mu := s / float64(cnt)
 				var ss float64
 				for n := 0; n < nb; n++ {
-					for _, v := range xd[(n*c+ch)*p : (n*c+ch+1)*p] {
-						d := float64(v) - mu
-						ss += d * d
-					}
+					ss += centredSq(xd[(n*c+ch)*p:(n*c+ch+1)*p], mu)
 				}
 				mean[ch] = mu
 				invstd[ch] = 1 / math.Sqrt(ss/float64(cnt)+m.Eps)
@@ -512,12 +558,14 @@ func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats b
 			if bd != nil {
 				shift = bd[ch]
 			}
+			mu, is := mean[ch], invstd[ch]
 			for n := 0; n < nb; n++ {
 				off := (n*c + ch) * p
+				xh, yo := xhat[off:off+p], yd[off:off+p]
 				for j, v := range xd[off : off+p] {
-					h := float32((float64(v) - mean[ch]) * invstd[ch])
-					xhat[off+j] = h
-					yd[off+j] = h*scale + shift
+					h := float32((float64(v) - mu) * is)
+					xh[j] = h
+					yo[j] = h*scale + shift
 				}
 			}
 		}
@@ -534,10 +582,9 @@ func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats b
 				var s1, s2 float64
 				for n := 0; n < nb; n++ {
 					off := (n*c + ch) * p
-					for j, v := range gd[off : off+p] {
-						s1 += float64(v)
-						s2 += float64(v) * float64(xhat[off+j])
-					}
+					a, b := sumDot(gd[off:off+p], xhat[off:off+p])
+					s1 += a
+					s2 += b
 				}
 				sumG[ch], sumGX[ch] = s1, s2
 				if gx == nil {
@@ -549,14 +596,15 @@ func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats b
 				}
 				k := wc * invstd[ch]
 				gxd := gx.Data()
+				c1, c2 := 0.0, 0.0
+				if batchStats {
+					c1, c2 = k*s1/cnt, k*s2/cnt
+				}
 				for n := 0; n < nb; n++ {
 					off := (n*c + ch) * p
+					xh := xhat[off : off+p]
 					for j, v := range gd[off : off+p] {
-						if batchStats {
-							gxd[off+j] = float32(k * (float64(v) - s1/cnt - float64(xhat[off+j])*s2/cnt))
-						} else {
-							gxd[off+j] = float32(k * float64(v))
-						}
+						gxd[off+j] = float32(k*float64(v) - c1 - float64(xh[j])*c2)
 					}
 				}
 			}

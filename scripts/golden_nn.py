@@ -293,8 +293,51 @@ def upsample_cases():
 
 ALL = [linear_cases, conv_cases, norm_cases, embedding_cases, mha_cases, swiglu_cases, activation_cases, upsample_cases]
 
+def bench():
+    """Times PyTorch forward+backward on the shapes of nn/bench_test.go.
+    Run as: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 scripts/golden_nn.py --bench"""
+    import time
+    torch.set_num_threads(2)
+
+    class LayerNorm2d(nn.Module):  # SAM's, as it is written there
+        def __init__(self, c, eps=1e-6):
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(c))
+            self.bias = nn.Parameter(torch.zeros(c))
+            self.eps = eps
+
+        def forward(self, x):
+            u = x.mean(1, keepdim=True)
+            s = (x - u).pow(2).mean(1, keepdim=True)
+            x = (x - u) / torch.sqrt(s + self.eps)
+            return self.weight[:, None, None] * x + self.bias[:, None, None]
+
+    cases = [
+        ("BatchNorm2d", nn.BatchNorm2d(64), (8, 64, 64, 64)),
+        ("LayerNorm", nn.LayerNorm(256), (8, 1024, 256)),
+        ("LayerNorm2d", LayerNorm2d(64), (8, 64, 64, 64)),
+        ("GroupNorm", nn.GroupNorm(32, 64), (8, 64, 64, 64)),
+        ("Linear", nn.Linear(256, 1024), (8, 1024, 256)),
+    ]
+    for name, m, shape in cases:
+        x = torch.randn(*shape, requires_grad=True)
+        g = torch.randn(m(x).shape)
+        for _ in range(3):
+            m(x).backward(g)
+        n = 20
+        t0 = time.perf_counter()
+        for _ in range(n):
+            x.grad = None
+            m.zero_grad(set_to_none=True)
+            m(x).backward(g)
+        print("torch %-12s %8.2f ms/op" % (name, (time.perf_counter() - t0) / n * 1e3))
+
+
 if __name__ == "__main__":
     import sys
+    if sys.argv[1:] == ["--bench"]:
+        bench()
+        sys.exit(0)
     os.makedirs(OUT, exist_ok=True)
     names = sys.argv[1:]
     for f in ALL:
