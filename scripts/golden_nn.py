@@ -291,7 +291,29 @@ def upsample_cases():
     run("unpool", nn.MaxUnpool2d(2, stride=2), {"x": randn(1, 2, 5, 7)}, forward=unpool)
 
 
-ALL = [linear_cases, conv_cases, norm_cases, embedding_cases, mha_cases, swiglu_cases, activation_cases, upsample_cases]
+
+def dtype_cases():
+    """A BatchNorm2d state dict in the dtypes PyTorch checkpoints use:
+    num_batches_tracked as an I64 scalar, weight F16, running_mean F64, so
+    nn.Load's conversion is tested. Values are exact in every dtype."""
+    ts = [
+        ("weight", "F16", np.array([0.5, 1.25, -2.0], dtype="<f2")),
+        ("bias", "F32", np.array([0.125, 0.0, 3.5], dtype="<f4")),
+        ("running_mean", "F64", np.array([-1.5, 0.25, 8.0], dtype="<f8")),
+        ("running_var", "F32", np.array([1.0, 0.5, 2.25], dtype="<f4")),
+        ("num_batches_tracked", "I64", np.array(42, dtype="<i8")),
+    ]
+    header, blobs, off = {}, [], 0
+    for name, dt, a in ts:
+        b = a.tobytes()
+        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header).encode()
+    with open(os.path.join(OUT, "bn_torch_dtypes.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+    print("bn_torch_dtypes")
+
 
 def bench():
     """Times PyTorch forward+backward on the shapes of nn/bench_test.go.
@@ -340,6 +362,8 @@ if __name__ == "__main__":
         sys.exit(0)
     os.makedirs(OUT, exist_ok=True)
     names = sys.argv[1:]
+    ALL = [linear_cases, conv_cases, norm_cases, embedding_cases, mha_cases, swiglu_cases, activation_cases,
+           upsample_cases, dtype_cases]
     for f in ALL:
         if not names or f.__name__.replace("_cases", "") in names:
             f()
