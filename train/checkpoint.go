@@ -71,9 +71,8 @@ func loadCheckpoint(path string, m *gcn.Model, opt optim.Optimizer, st *state) e
 			os.Tensors[strings.TrimPrefix(name, "optim.")] = t
 		}
 	}
-	rep, err := nn.LoadStateDict(m, sd, true)
-	if err != nil {
-		return fmt.Errorf("%s: %w (%s)", path, err, rep)
+	if _, err := nn.LoadStateDict(m, sd, true); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := opt.LoadStateDict(os); err != nil {
 		return fmt.Errorf("%s: optimizer state: %w", path, err)
@@ -130,8 +129,8 @@ func LoadModel(path string) (*gcn.Model, error) {
 		}
 		sd[e.Name] = tensor.New(data, shape...)
 	}
-	if rep, err := nn.LoadStateDict(m, sd, true); err != nil {
-		return nil, fmt.Errorf("%s: %w (%s)", path, err, rep)
+	if _, err := nn.LoadStateDict(m, sd, true); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	nn.SetTraining(m, false)
 	return m, nil
