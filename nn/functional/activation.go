@@ -83,28 +83,23 @@ func Threshold(x *tensor.Tensor, threshold, value float32) *tensor.Tensor {
 		})
 }
 
-// ReLU returns max(x, 0) elementwise. Its gradient is 1 where x > 0 and 0
-// elsewhere (including at 0), as in PyTorch.
+// ReLU returns max(x, 0) elementwise (NaN stays NaN). Its gradient is 1
+// where x > 0 and 0 elsewhere (including at 0), as in PyTorch.
 func ReLU(x *tensor.Tensor) *tensor.Tensor {
 	return pointwise("ReLU", x,
 		func(y, x []float32) {
 			x = x[:len(y)]
 			for i, v := range x {
-				if v > 0 {
-					y[i] = v
-				} else if v != v {
-					y[i] = v // NaN propagates, as torch.relu
-				} else {
-					y[i] = 0
-				}
+				y[i] = max(v, 0) // branch-free; NaN propagates as in torch.relu
 			}
 		},
 		func(gx, g, x, y []float32) {
 			g, y = g[:len(gx)], y[:len(gx)]
 			for i, v := range y {
-				if v > 0 {
-					gx[i] = g[i]
-				}
+				// y ≥ 0 (or NaN): keep g where y != +0, without a branch.
+				b := math.Float32bits(v)
+				mask := uint32(int32(b|-b) >> 31)
+				gx[i] = math.Float32frombits(math.Float32bits(g[i]) & mask)
 			}
 		})
 }
@@ -116,15 +111,7 @@ func Hardtanh(x *tensor.Tensor, lo, hi float32) *tensor.Tensor {
 		panic(fmt.Sprintf("functional.Hardtanh: lo %v > hi %v", lo, hi))
 	}
 	return mapPointwise("Hardtanh", x,
-		func(v float32) float32 {
-			switch {
-			case v < lo:
-				return lo
-			case v > hi:
-				return hi
-			}
-			return v
-		},
+		func(v float32) float32 { return min(max(v, lo), hi) },
 		func(v, _ float32) float32 {
 			if v > lo && v < hi {
 				return 1

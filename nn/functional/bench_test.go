@@ -1,0 +1,84 @@
+package functional_test
+
+import (
+	"testing"
+
+	"github.com/fovea-ml/fovea/nn/functional"
+	"github.com/fovea-ml/fovea/tensor"
+)
+
+// The benchmarks use the shape (8, 64, 64, 64) that is timed against PyTorch
+// (see docs/activations.md for the side-by-side numbers).
+
+func benchInput() *tensor.Tensor { return genValues([]int{8, 64, 64, 64}, -1, 1, 1) }
+
+func BenchmarkBilinear2x(b *testing.B) {
+	x := benchInput()
+	opt := functional.InterpolateOptions{ScaleFactor: [2]float64{2, 2}, Mode: functional.Bilinear}
+	b.SetBytes(int64(4 * x.Size() * 5))
+	for b.Loop() {
+		functional.Interpolate(x, opt)
+	}
+}
+
+func BenchmarkBilinear2xBackward(b *testing.B) {
+	x := benchInput().SetRequiresGrad(true)
+	opt := functional.InterpolateOptions{ScaleFactor: [2]float64{2, 2}, Mode: functional.Bilinear}
+	g := tensor.Ones(8, 64, 128, 128)
+	for b.Loop() {
+		functional.Interpolate(x, opt).BackwardWith(g)
+	}
+}
+
+func BenchmarkNearest2x(b *testing.B) {
+	x := benchInput()
+	opt := functional.InterpolateOptions{ScaleFactor: [2]float64{2, 2}}
+	for b.Loop() {
+		functional.Interpolate(x, opt)
+	}
+}
+
+func BenchmarkBicubic2x(b *testing.B) {
+	x := benchInput()
+	opt := functional.InterpolateOptions{ScaleFactor: [2]float64{2, 2}, Mode: functional.Bicubic}
+	for b.Loop() {
+		functional.Interpolate(x, opt)
+	}
+}
+
+func BenchmarkPixelShuffle(b *testing.B) {
+	x := benchInput()
+	b.SetBytes(int64(4 * x.Size() * 2))
+	for b.Loop() {
+		functional.PixelShuffle(x, 2)
+	}
+}
+
+func BenchmarkPixelUnshuffle(b *testing.B) {
+	x := benchInput()
+	for b.Loop() {
+		functional.PixelUnshuffle(x, 2)
+	}
+}
+
+func BenchmarkMaxPool2d(b *testing.B) {
+	x := benchInput()
+	opt := functional.MaxPool2dOptions{Kernel: [2]int{2, 2}}
+	for b.Loop() {
+		functional.MaxPool2d(x, opt)
+	}
+}
+
+func BenchmarkReLU(b *testing.B) {
+	x := benchInput()
+	for b.Loop() {
+		functional.ReLU(x)
+	}
+}
+
+func BenchmarkGELU(b *testing.B) {
+	x := benchInput()
+	for b.Loop() {
+		functional.GELU(x, functional.GELUExact)
+	}
+}
