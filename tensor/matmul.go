@@ -85,6 +85,9 @@ func gemmBatch(transA, transB bool, nbatch, m, n, k int, a, b, c []float32) {
 	if transB {
 		ldb = k
 	}
+	if m == 0 || n == 0 || k == 0 {
+		return // c is already zero: an empty sum
+	}
 	sa, sb, sc := m*k, k*n, m*n
 	one := func(i int) {
 		cpu.Sgemm(transA, transB, m, n, k, 1, a[i*sa:(i+1)*sa], lda, b[i*sb:(i+1)*sb], ldb, 0, c[i*sc:(i+1)*sc], n)

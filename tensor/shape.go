@@ -284,7 +284,7 @@ func Chunk(t *Tensor, n, axis int) []*Tensor {
 		sizes = append(sizes, min(size, l-s))
 	}
 	if l == 0 {
-		sizes = []int{0}
+		sizes = make([]int, n) // torch.chunk gives n empty pieces
 	}
 	return Split(t, ax, sizes...)
 }
@@ -292,11 +292,8 @@ func Chunk(t *Tensor, n, axis int) []*Tensor {
 // checkIndex converts an integral float index to int, panicking when it is not in [0, n).
 func checkIndex(op string, v float32, n int) int {
 	i := int(v)
-	if float32(i) != v || i < -n || i >= n {
+	if float32(i) != v || i < 0 || i >= n {
 		panic(fmt.Sprintf("%s: index %v out of range [0,%d)", op, v, n))
-	}
-	if i < 0 {
-		i += n
 	}
 	return i
 }

@@ -229,3 +229,26 @@ func TestSpecialValues(t *testing.T) {
 	tensor.SumAll(tensor.Pow(x, v(2, 0))).Backward()
 	wantData(t, "d(x^(2,0)) at (0, 2)", x.Grad(), []float32{0, 0})
 }
+
+// TestEmptyTensors: zero-size dimensions behave as in PyTorch.
+func TestEmptyTensors(t *testing.T) {
+	z := tensor.Zeros
+	a := z(2, 0).SetRequiresGrad(true)
+	b := z(0, 3).SetRequiresGrad(true)
+	p := tensor.MatMul(a, b) // an empty sum: zeros
+	sameShape(t, "MatMul (2,0)·(0,3)", p, 2, 3)
+	wantData(t, "MatMul (2,0)·(0,3)", p, []float32{0, 0, 0, 0, 0, 0})
+	tensor.SumAll(p).Backward()
+	sameShape(t, "a.Grad", a.Grad(), 2, 0)
+	sameShape(t, "b.Grad", b.Grad(), 0, 3)
+	sameShape(t, "MatMul (0,2)·(2,3)", tensor.MatMul(z(0, 2), z(2, 3)), 0, 3)
+	if n := len(tensor.Chunk(z(0, 2), 3, 0)); n != 3 {
+		t.Errorf("Chunk of an empty axis into 3: %d pieces, torch.chunk gives 3", n)
+	}
+	wantData(t, "SumAll of empty", tensor.SumAll(z(0, 3)), []float32{0})
+	wantData(t, "Sum of empty axis", tensor.Sum(z(0, 3), []int{0}, false), []float32{0, 0, 0})
+	sameShape(t, "Cat with an empty piece", tensor.Cat([]*tensor.Tensor{z(0, 2), tensor.Ones(1, 2)}, 0), 1, 2)
+	sameShape(t, "Narrow of length 0", tensor.Narrow(z(3, 2), 0, 3, 0), 0, 2)
+	sameShape(t, "IndexSelect with no indices", tensor.IndexSelect(z(3, 2), 0, z(0)), 0, 2)
+	sameShape(t, "Expand to 0", tensor.Expand(z(1, 3), 0, 3), 0, 3)
+}
