@@ -252,15 +252,3 @@ func axisIn(op string, axis, n int, shape []int) int {
 	}
 	return a
 }
-
-// normAxis maps a possibly negative axis into [0, ndim), panicking when out of range.
-func normAxis(op string, axis, ndim int) int {
-	a := axis
-	if a < 0 {
-		a += ndim
-	}
-	if a < 0 || a >= ndim {
-		panic(fmt.Sprintf("%s: axis %d out of range for %d dimensions", op, axis, ndim))
-	}
-	return a
-}
