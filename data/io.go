@@ -106,6 +106,9 @@ func FromGoImage(src image.Image) *Image {
 			}
 		}
 	case *image.YCbCr:
+		if ycbcrLibjpeg(s, r, g, bl) {
+			break
+		}
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
 				yi := s.YOffset(b.Min.X+x, b.Min.Y+y)

@@ -66,6 +66,14 @@ def images():
     dec = np.asarray(Image.open(os.path.join(OUT, "rgb.jpg")).convert("RGB"))
     fx["jpeg_shape"] = list(dec.shape)
     fx["jpeg"] = dec.transpose(2, 0, 1).flatten().tolist()
+    # Noisy JPEGs of odd size with each chroma subsampling (0: 4:4:4,
+    # 1: 4:2:2, 2: 4:2:0), to check edges and libjpeg's fancy upsampling.
+    noisy = (rng.rand(17, 23, 3) * 255).astype(np.uint8)
+    noisy[:, :11] //= 2  # a vertical edge
+    for sub in (0, 1, 2):
+        name = "noisy_%d.jpg" % sub
+        Image.fromarray(noisy, mode="RGB").save(os.path.join(OUT, name), quality=85, subsampling=sub)
+        fx["noisy_%d" % sub] = np.asarray(Image.open(os.path.join(OUT, name)).convert("RGB")).transpose(2, 0, 1).flatten().tolist()
     save_json("images.json", fx)
 
 
