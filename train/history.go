@@ -141,3 +141,11 @@ func PlotCurves(path string, hist []EpochRecord) error {
 	pm.Draw(canvases[0][1])
 	return savePNG(path, img)
 }
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}

@@ -1,0 +1,53 @@
+package train
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestStudyTableAndChart(t *testing.T) {
+	runs := []StudyRun{
+		{K: 1, BR: true, Upsampler: "bilinear", Seed: 0, MIoU: 0.5},
+		{K: 1, BR: true, Upsampler: "bilinear", Seed: 1, MIoU: 0.6},
+		{K: 7, BR: true, Upsampler: "bilinear", Seed: 0, MIoU: 0.7},
+		{K: 7, BR: true, Upsampler: "bilinear", Seed: 1, MIoU: 0.7},
+		{K: 1, BR: false, Upsampler: "bilinear", Seed: 0, MIoU: 0.4},
+		{K: 1, BR: false, Upsampler: "bilinear", Seed: 1, MIoU: 0.4},
+	}
+	tab := StudyTable(runs)
+	for _, want := range []string{"| decoder | k = 1 | k = 7 |", "| bilinear, BR | 0.550 ± 0.071 | 0.700 ± 0.000 |", "| bilinear, no BR | 0.400 ± 0.000 | |"} {
+		if !strings.Contains(tab, want) {
+			t.Errorf("table lacks %q:\n%s", want, tab)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "study.png")
+	if err := PlotStudy(path, runs); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+		t.Fatalf("chart not written: %v", err)
+	}
+}
+
+// A study resumes: the second call reads the finished runs back.
+func TestRunStudyReusesFinishedRuns(t *testing.T) {
+	base := tinyConfig(t.TempDir())
+	base.Epochs = 1
+	base.WarmupEpochs = 0
+	s := Study{Base: base, Ks: []int{1, 3}, BR: []bool{true}, Upsamplers: []string{"bilinear"}, Seeds: []uint64{0}}
+	first, err := RunStudy(context.Background(), s, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := RunStudy(context.Background(), s, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 2 || len(second) != 2 || first[0] != second[0] || first[1] != second[1] {
+		t.Errorf("first %+v, second %+v", first, second)
+	}
+}
