@@ -2,6 +2,8 @@ package optim
 
 import (
 	"math"
+
+	"github.com/fovea-ml/fovea/internal/cpu"
 )
 
 // AdamOptions are the hyperparameters of Adam and AdamW, with PyTorch's
@@ -116,49 +118,83 @@ func (c *core) adamStep(op string, decoupled bool) {
 				st.maxSq = make([]float32, n)
 			}
 			st.step++
-			adamUpdate(theta, grad, st, g, decoupled)
+			k := newAdamKernel(g, st.step, decoupled)
+			m, v, vmax := st.expAvg, st.expAvgSq, st.maxSq
+			cpu.ParallelGrain(n, grain, func(lo, hi int) {
+				var vm []float32
+				if vmax != nil {
+					vm = vmax[lo:hi]
+				}
+				k.run(theta[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], vm)
+			})
 		}
 	}
 }
 
-// adamUpdate is one Adam/AdamW step on one parameter, in the order of
-// operations of PyTorch 1.13's single-tensor implementation.
-func adamUpdate(theta, grad []float32, st *paramState, g *Group, decoupled bool) {
-	t := float64(st.step)
+// adamKernel is one Adam/AdamW step's scalars, rounded to float32 as
+// PyTorch rounds them (the multipliers of fused multiply-adds widened again
+// to float64, which is exact).
+type adamKernel struct {
+	b1, b2, bc2Sqrt, eps, negStep, decay  float32
+	oneMB1, wd                            float64
+	oneMB2                                float32
+	decoupled, decayL2, amsgrad, maximize bool
+}
+
+func newAdamKernel(g *Group, step int, decoupled bool) adamKernel {
+	t := float64(step)
 	bc1 := 1 - math.Pow(g.Beta1, t)
 	bc2 := 1 - math.Pow(g.Beta2, t)
-	stepSize := g.LR / bc1
-	var (
-		b1      = float32(g.Beta1)
-		oneMB1  = float32(1 - g.Beta1)
-		b2      = float32(g.Beta2)
-		oneMB2  = float32(1 - g.Beta2)
-		bc2Sqrt = float32(math.Sqrt(bc2))
-		eps     = float32(g.Eps)
-		negStep = float32(-stepSize)
-		wd      = float32(g.WeightDecay)
-		decay   = float32(1 - g.LR*g.WeightDecay)
-	)
-	m, v, vmax := st.expAvg, st.expAvgSq, st.maxSq
+	return adamKernel{
+		b1:        float32(g.Beta1),
+		oneMB1:    float64(float32(1 - g.Beta1)),
+		b2:        float32(g.Beta2),
+		oneMB2:    float32(1 - g.Beta2),
+		bc2Sqrt:   float32(math.Sqrt(bc2)),
+		eps:       float32(g.Eps),
+		negStep:   float32(-(g.LR / bc1)),
+		wd:        float64(float32(g.WeightDecay)),
+		decay:     float32(1 - g.LR*g.WeightDecay),
+		decoupled: decoupled,
+		decayL2:   !decoupled && g.WeightDecay != 0,
+		amsgrad:   g.AMSGrad,
+		maximize:  g.Maximize,
+	}
+}
+
+// run is one Adam/AdamW step on a range of elements, in the order of
+// operations of PyTorch 1.13's single-tensor implementation. vmax is nil
+// without AMSGrad.
+func (k *adamKernel) run(theta, grad, m, v, vmax []float32) {
+	n := len(grad)
+	theta, m, v = theta[:n], m[:n], v[:n]
+	if k.amsgrad {
+		vmax = vmax[:n]
+	}
+	b1, oneMB1, b2, oneMB2 := k.b1, k.oneMB1, k.b2, k.oneMB2
+	bc2Sqrt, eps, negStep, wd, decay := k.bc2Sqrt, k.eps, k.negStep, k.wd, k.decay
+	decoupled, decayL2, amsgrad, maximize := k.decoupled, k.decayL2, k.amsgrad, k.maximize
 	for i, d := range grad {
-		if g.Maximize {
+		if maximize {
 			d = -d
 		}
 		if decoupled {
 			theta[i] *= decay
-		} else if g.WeightDecay != 0 {
-			d = fma32(d, wd, theta[i])
+		} else if decayL2 {
+			d = fmaw(d, wd, theta[i])
 		}
-		m[i] = fma32(m[i]*b1, oneMB1, d)
-		v[i] = fma32(v[i]*b2, oneMB2*d, d)
-		sq := v[i]
-		if g.AMSGrad {
-			if vmax[i] == vmax[i] && !(v[i] <= vmax[i]) { // NaN propagates, as in torch.maximum
-				vmax[i] = v[i]
+		mi := fmaw(m[i]*b1, oneMB1, d)
+		m[i] = mi
+		// addcmul: v·β₂ + ((1 − β₂)·g)·g with one rounding of the last step.
+		vi := fmaw(v[i]*b2, float64(oneMB2*d), d)
+		v[i] = vi
+		if amsgrad {
+			if vmax[i] == vmax[i] && !(vi <= vmax[i]) { // NaN propagates, as in torch.maximum
+				vmax[i] = vi
 			}
-			sq = vmax[i]
+			vi = vmax[i]
 		}
-		denom := float32(math.Sqrt(float64(sq)))/bc2Sqrt + eps
-		theta[i] += negStep * m[i] / denom
+		denom := float32(math.Sqrt(float64(vi)))/bc2Sqrt + eps
+		theta[i] += negStep * mi / denom
 	}
 }

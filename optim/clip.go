@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fovea-ml/fovea/internal/cpu"
+
 	"github.com/fovea-ml/fovea/tensor"
 )
 
@@ -40,47 +42,99 @@ func ClipGradNorm(params []*tensor.Tensor, maxNorm, normType float64) float64 {
 		coef = 1
 	}
 	for _, g := range grads {
-		for i := range g {
-			g[i] *= coef
-		}
+		cpu.ParallelGrain(len(g), grain, func(lo, hi int) {
+			for i := range g[lo:hi] {
+				g[lo+i] *= coef
+			}
+		})
 	}
 	return float64(total)
 }
 
 // pNorm returns the p-norm of x, accumulated in float64 and rounded to
-// float32.
+// float32. Blocks of normBlock elements are reduced in parallel and combined
+// in order, so the result does not depend on the number of threads.
 func pNorm(x []float32, p float64) float32 {
-	switch {
-	case math.IsInf(p, 1):
-		m := float32(0)
+	nb := (len(x) + normBlock - 1) / normBlock
+	parts := make([]float64, nb)
+	cpu.Parallel(nb, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			parts[b] = normPart(x[b*normBlock:min(len(x), (b+1)*normBlock)], p)
+		}
+	})
+	var s float64
+	if math.IsInf(p, 1) {
+		for _, v := range parts {
+			if v > s || v != v {
+				s = v
+			}
+			if s != s {
+				break
+			}
+		}
+		return float32(s)
+	}
+	for _, v := range parts {
+		s += v
+	}
+	switch p {
+	case 1:
+		return float32(s)
+	case 2:
+		return float32(math.Sqrt(s))
+	}
+	return float32(math.Pow(s, 1/p))
+}
+
+const normBlock = 1 << 16
+
+// normPart returns max |x| (p = +Inf) or Σ|x|^p for one block, with four
+// accumulators.
+func normPart(x []float32, p float64) float64 {
+	if math.IsInf(p, 1) {
+		m := 0.0
 		for _, v := range x {
-			a := float32(math.Abs(float64(v)))
+			a := math.Abs(float64(v))
 			if a > m || a != a {
 				m = a
-			}
-			if m != m {
-				return m
+				if m != m {
+					return m
+				}
 			}
 		}
 		return m
-	case p == 1:
-		s := 0.0
-		for _, v := range x {
-			s += math.Abs(float64(v))
-		}
-		return float32(s)
-	case p == 2:
-		s := 0.0
-		for _, v := range x {
-			s += float64(v) * float64(v)
-		}
-		return float32(math.Sqrt(s))
 	}
-	s := 0.0
-	for _, v := range x {
-		s += math.Pow(math.Abs(float64(v)), p)
+	var s0, s1, s2, s3 float64
+	i := 0
+	switch p {
+	case 1:
+		for ; i+4 <= len(x); i += 4 {
+			s0 += math.Abs(float64(x[i]))
+			s1 += math.Abs(float64(x[i+1]))
+			s2 += math.Abs(float64(x[i+2]))
+			s3 += math.Abs(float64(x[i+3]))
+		}
+		for ; i < len(x); i++ {
+			s0 += math.Abs(float64(x[i]))
+		}
+	case 2:
+		for ; i+4 <= len(x); i += 4 {
+			a, b, c, d := float64(x[i]), float64(x[i+1]), float64(x[i+2]), float64(x[i+3])
+			s0 += a * a
+			s1 += b * b
+			s2 += c * c
+			s3 += d * d
+		}
+		for ; i < len(x); i++ {
+			a := float64(x[i])
+			s0 += a * a
+		}
+	default:
+		for _, v := range x {
+			s0 += math.Pow(math.Abs(float64(v)), p)
+		}
 	}
-	return float32(math.Pow(s, 1/p))
+	return (s0 + s1) + (s2 + s3)
 }
 
 // ClipGradValue clamps every gradient element of params to [−clip, clip] in

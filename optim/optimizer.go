@@ -107,6 +107,11 @@ func fma32(a, alpha, b float32) float32 {
 	return float32(float64(a) + float64(alpha)*float64(b))
 }
 
+// fmaw is fma32 with alpha already widened from a float32.
+func fmaw(a float32, alpha float64, b float32) float32 {
+	return float32(float64(a) + alpha*float64(b))
+}
+
 func checkNonNeg(op, name string, i int, v float64) {
 	if !(v >= 0) || math.IsInf(v, 0) {
 		panic(fmt.Sprintf("%s: group %d: %s = %v, want a finite value ≥ 0", op, i, name, v))

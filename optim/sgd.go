@@ -1,7 +1,7 @@
 package optim
 
 import (
-	"github.com/fovea-ml/fovea/tensor"
+	"github.com/fovea-ml/fovea/internal/cpu"
 )
 
 // SGDOptions are the hyperparameters of SGD, with PyTorch's names and
@@ -26,6 +26,9 @@ type SGDOptions struct {
 //	θ ← θ − lr·g
 //
 // It computes in float32 with the same roundings as PyTorch's CPU kernels.
+// Without momentum this is the Robbins–Monro recursion with step lr and the
+// mini-batch gradient as the noisy observation; package stochastic explains
+// why it converges when the learning rate decays with Σlr = ∞, Σlr² < ∞.
 type SGD struct {
 	core
 }
@@ -57,48 +60,73 @@ func (o *SGD) Step() {
 	const op = "optim.SGD.Step"
 	o.check(op)
 	for gi, g := range o.groups {
-		wd := float32(g.WeightDecay)
-		mu := float32(g.Momentum)
-		damp := float32(1 - g.Dampening)
-		negLR := float32(-g.LR)
 		for pi, p := range g.Params {
 			grad := gradOf(op, p)
 			if grad == nil {
 				continue
 			}
 			st := &o.state[gi][pi]
-			sgdUpdate(p, grad, st, g, wd, mu, damp, negLR)
+			theta := p.Data()
+			k := sgdKernel{
+				wd: float32(g.WeightDecay), mu: float32(g.Momentum), damp: float32(1 - g.Dampening),
+				negLR: float32(-g.LR), decay: g.WeightDecay != 0, momentum: g.Momentum != 0,
+				nesterov: g.Nesterov, maximize: g.Maximize,
+			}
+			if k.momentum && st.momentum == nil {
+				st.momentum = make([]float32, len(theta))
+				k.first = true
+			}
+			st.step++
+			buf := st.momentum
+			cpu.ParallelGrain(len(theta), grain, func(lo, hi int) {
+				var b []float32
+				if buf != nil {
+					b = buf[lo:hi]
+				}
+				k.run(theta[lo:hi], grad[lo:hi], b)
+			})
 		}
 	}
 }
 
-func sgdUpdate(p *tensor.Tensor, grad []float32, st *paramState, g *Group, wd, mu, damp, negLR float32) {
-	theta := p.Data()
-	first := st.momentum == nil
-	if g.Momentum != 0 && first {
-		st.momentum = make([]float32, len(theta))
+// grain is the smallest chunk of an element-wise update worth a goroutine.
+const grain = 1 << 15
+
+// sgdKernel is one SGD update with its scalars rounded to float32 once.
+type sgdKernel struct {
+	wd, mu, damp, negLR                        float32
+	decay, momentum, nesterov, maximize, first bool
+}
+
+// run updates theta from grad and the momentum buffer buf (nil without
+// momentum), element by element in PyTorch's order of operations.
+func (k *sgdKernel) run(theta, grad, buf []float32) {
+	theta = theta[:len(grad)]
+	// The multipliers of the fused multiply-adds, widened once.
+	wd, mu, damp, negLR := float64(k.wd), k.mu, float64(k.damp), float64(k.negLR)
+	decay, momentum, nesterov, maximize, first := k.decay, k.momentum, k.nesterov, k.maximize, k.first
+	if momentum {
+		buf = buf[:len(grad)]
 	}
-	st.step++
-	buf := st.momentum
 	for i, d := range grad {
-		if g.Maximize {
+		if maximize {
 			d = -d
 		}
-		if g.WeightDecay != 0 {
-			d = fma32(d, wd, theta[i])
+		if decay {
+			d = fmaw(d, wd, theta[i])
 		}
-		if g.Momentum != 0 {
-			if first {
-				buf[i] = d
-			} else {
-				buf[i] = fma32(buf[i]*mu, damp, d)
+		if momentum {
+			b := d
+			if !first {
+				b = fmaw(buf[i]*mu, damp, d)
 			}
-			if g.Nesterov {
-				d = fma32(d, mu, buf[i])
+			buf[i] = b
+			if nesterov {
+				d = fmaw(d, float64(mu), b)
 			} else {
-				d = buf[i]
+				d = b
 			}
 		}
-		theta[i] = fma32(theta[i], negLR, d)
+		theta[i] = fmaw(theta[i], negLR, d)
 	}
 }
