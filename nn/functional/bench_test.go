@@ -8,7 +8,7 @@ import (
 )
 
 // The benchmarks use the shape (8, 64, 64, 64) that is timed against PyTorch
-// (see docs/activations.md for the side-by-side numbers).
+// by `/usr/bin/python3 scripts/golden_functional.py --bench`.
 
 func benchInput() *tensor.Tensor { return genValues([]int{8, 64, 64, 64}, -1, 1, 1) }
 

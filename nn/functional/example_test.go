@@ -43,7 +43,8 @@ func ExampleHeaviside() {
 func ExampleSwiGLU() {
 	// x holds the two projections side by side: [W3·x | W1·x].
 	x := tensor.FromSlice([]float32{
-		1, 2 /* value */, 0, 3, /* gate */
+		1, 2, // value a
+		0, 3, // gate b
 	}, 1, 4)
 	y := functional.SwiGLU(x, -1) // value ⊙ silu(gate)
 	fmt.Println(y.Shape())
