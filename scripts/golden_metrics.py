@@ -314,6 +314,163 @@ def gen_rle():
     print("rle: %d masks, %d polygons" % (len(out["masks"]), len(out["polygons"])))
 
 
+# ------------------------------------------------------------------------ COCO
+
+def _coco_case(rng, n_images, cat_ids, max_side, dets_per_gt, n_fp, big_image=True, gt_id0=False):
+    from pycocotools import mask as mu
+    images, anns, res_bbox, res_segm = [], [], [], []
+    img_ids = sorted(rng.choice(np.arange(1, 10 * n_images), size=n_images, replace=False).tolist())
+    ann_id = 0 if gt_id0 else 1
+    gt_cats = cat_ids[:-1]  # the last category has detections but no ground truth
+    for ii, img_id in enumerate(img_ids):
+        w, h = int(rng.randint(max_side // 2, max_side)), int(rng.randint(max_side // 2, max_side))
+        images.append({"id": img_id, "width": w, "height": h, "file_name": "%d.jpg" % img_id})
+        if ii == 1:
+            continue  # an empty image
+        for _ in range(rng.randint(0, 6)):
+            c = int(gt_cats[rng.randint(0, len(gt_cats))])  # gt_cats[-1] gets no detections below
+            bw, bh = rng.uniform(3, w * 0.8), rng.uniform(3, h * 0.8)
+            x, y = rng.uniform(0, w - bw), rng.uniform(0, h - bh)
+            crowd = int(rng.rand() < 0.1)
+            if crowd:
+                m = np.zeros((h, w), np.uint8)
+                m[int(y):int(y + bh), int(x):int(x + bw)] = 1
+                m[rng.rand(h, w) < 0.05] = 0
+                r = mu.encode(np.asfortranarray(m))
+                counts = []
+                # uncompressed RLE, as COCO stores crowd regions
+                flat = m.ravel(order="F")
+                cur, run = 0, 0
+                for v in flat:
+                    if v != cur:
+                        counts.append(run)
+                        cur, run = v, 0
+                    run += 1
+                counts.append(run)
+                segm = {"size": [h, w], "counts": counts}
+                area = float(mu.area(r))
+            else:
+                k = rng.randint(3, 8)
+                ang = np.sort(rng.uniform(0, 2 * np.pi, size=k))
+                px = x + bw / 2 + np.cos(ang) * bw / 2 * rng.uniform(0.6, 1, size=k)
+                py = y + bh / 2 + np.sin(ang) * bh / 2 * rng.uniform(0.6, 1, size=k)
+                poly = np.stack([px, py], 1).ravel().round(2).tolist()
+                segm = [poly]
+                if rng.rand() < 0.2:  # a second part
+                    segm.append([x, y, x + 3, y, x + 3, y + 3, x, y + 3])
+                area = float(rng.choice([bw * bh * 0.7, 1024.0, 9216.0, bw * bh]))  # hit the range ends
+            anns.append({"id": ann_id, "image_id": img_id, "category_id": c, "bbox": [x, y, bw, bh],
+                         "area": area, "iscrowd": crowd, "segmentation": segm})
+            ann_id += 1
+    dets = []  # (result with bbox, polygon for its mask)
+    for a in anns:
+        if a["category_id"] == gt_cats[-1]:
+            continue
+        for _ in range(rng.randint(0, dets_per_gt + 1)):
+            x, y, bw, bh = a["bbox"]
+            j = rng.normal(0, 0.06, size=4) * [bw, bh, bw, bh]
+            bb = [x + j[0], y + j[1], max(1.0, bw + j[2]), max(1.0, bh + j[3])]
+            if isinstance(a["segmentation"], list):
+                poly = (np.array(a["segmentation"][0]).reshape(-1, 2) + j[:2]).ravel().tolist()
+            else:
+                poly = [bb[0], bb[1], bb[0] + bb[2], bb[1], bb[0] + bb[2], bb[1] + bb[3], bb[0], bb[1] + bb[3]]
+            dets.append(({"image_id": a["image_id"], "category_id": a["category_id"], "bbox": bb,
+                          "score": round(float(0.3 + 0.7 * rng.rand()), 2)}, poly))
+    for im in images:
+        for _ in range(rng.randint(0, n_fp + 1)):
+            w, h = im["width"], im["height"]
+            bw, bh = rng.uniform(2, w / 2), rng.uniform(2, h / 2)
+            c = int(cat_ids[rng.randint(0, len(cat_ids))])
+            if c == gt_cats[-1]:
+                c = cat_ids[-1]
+            bb = [rng.uniform(0, w - bw), rng.uniform(0, h - bh), bw, bh]
+            dets.append(({"image_id": im["id"], "category_id": c, "bbox": bb,
+                          "score": round(float(0.6 * rng.rand()), 2)}, None))
+    if big_image:  # more than 100 detections for one image and category
+        im = images[0]
+        for _ in range(130):
+            bb = [rng.uniform(0, im["width"] / 2), rng.uniform(0, im["height"] / 2),
+                  rng.uniform(2, im["width"] / 2), rng.uniform(2, im["height"] / 2)]
+            dets.append(({"image_id": im["id"], "category_id": int(gt_cats[0]), "bbox": bb,
+                          "score": round(float(rng.rand()), 1)}, None))
+    order = rng.permutation(len(dets))
+    dets = [dets[i] for i in order]
+    by_id = {i["id"]: i for i in images}
+    res_bbox, res_segm = [], []
+    for r, poly in dets:
+        im = by_id[r["image_id"]]
+        x, y, bw, bh = r["bbox"]
+        if poly is None:
+            poly = [x, y, x + bw, y + bh * 0.2, x + bw * 0.8, y + bh, x + bw * 0.1, y + bh * 0.9]
+        rl = mu.merge(mu.frPyObjects([poly], im["height"], im["width"]))
+        res_bbox.append(r)
+        res_segm.append({"image_id": r["image_id"], "category_id": r["category_id"], "score": r["score"],
+                         "segmentation": {"size": rl["size"], "counts": rl["counts"].decode()}})
+    gt = {"info": {"description": "fovea golden"}, "images": images,
+          "categories": [{"id": int(c), "name": "cat%d" % c, "supercategory": "x"} for c in cat_ids],
+          "annotations": anns}
+    return gt, res_bbox, res_segm
+
+
+def _run_cocoeval(gt_path, res, iou_type):
+    import contextlib
+    import io
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(gt_path)
+        dt = gt.loadRes(res)
+        E = COCOeval(gt, dt, iou_type)
+        E.evaluate()
+        E.accumulate()
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        E.summarize()
+    prec = E.eval["precision"]
+    per_cat = []
+    for k, cid in enumerate(E.params.catIds):
+        p = prec[:, :, k, 0, -1]
+        p = p[p > -1]
+        per_cat.append({"category_id": int(cid), "name": gt.cats[cid]["name"],
+                        "AP": float.hex(float(np.mean(p))) if p.size else float.hex(-1.0)})
+    sl = prec[:, :, :, 0, -1].ravel()
+    vals = sorted(set(sl.tolist()))
+    return {"stats": [float.hex(float(v)) for v in E.stats], "summary": buf.getvalue(),
+            "per_category": per_cat,
+            "recall": [float.hex(float(v)) for v in E.eval["recall"].ravel()],
+            "precision_all_100": {"values": [float.hex(v) for v in vals],
+                                  "index": [vals.index(v) for v in sl.tolist()]}}
+
+
+def gen_coco():
+    rng = np.random.RandomState(2024)
+    d = os.path.join(OUT, "coco")
+    os.makedirs(d, exist_ok=True)
+    cases = []
+    for name, kw in (("small", dict(n_images=14, cat_ids=[1, 2, 5, 9], max_side=120, dets_per_gt=3, n_fp=3, gt_id0=True)),
+                     ("medium", dict(n_images=30, cat_ids=[3, 4, 6, 7, 8, 11], max_side=160, dets_per_gt=2, n_fp=6))):
+        gt, rb, rs = _coco_case(rng, **kw)
+        gt_path = os.path.join(d, name + "_gt.json")
+        with open(gt_path, "w") as f:
+            json.dump(gt, f, separators=(",", ":"))
+        rsb = [dict(r, bbox=b["bbox"]) for r, b in zip(rs, rb)]  # segm results with a bbox
+        files = {"bbox": rb, "segm": rs, "segm_bbox": rsb}
+        for k, v in files.items():
+            with open(os.path.join(d, "%s_res_%s.json" % (name, k)), "w") as f:
+                json.dump(v, f, separators=(",", ":"))
+        import copy
+        for res_name, iou_type in (("bbox", "bbox"), ("segm", "segm"), ("segm_bbox", "segm"), ("segm", "bbox")):
+            out = _run_cocoeval(gt_path, copy.deepcopy(files[res_name]), iou_type)
+            out.update({"gt": name + "_gt.json", "results": "%s_res_%s.json" % (name, res_name), "iou_type": iou_type})
+            if res_name != "bbox":  # keep the fixtures small: full arrays for the two bbox cases
+                del out["precision_all_100"]
+                del out["recall"]
+            cases.append(out)
+    with open(os.path.join(d, "expected.json"), "w") as f:
+        json.dump(cases, f, separators=(",", ":"))
+    print("coco: %d cases" % len(cases))
+
+
 # ----------------------------------------------------------------- numpy bits
 
 def gen_numpy():
