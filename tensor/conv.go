@@ -21,23 +21,6 @@ type ConvTransposeOptions struct {
 	Groups                                   int
 }
 
-// convGeom describes one 2-D convolution from the point of view of the
-// convolution whose input is (C, H, W) and output (OH, OW).
-type convGeom struct {
-	N, C, H, W, Cout, KH, KW int
-	SH, SW, PH, PW, DH, DW   int
-	G, OH, OW                int
-}
-
-func (g convGeom) cinG() int  { return g.C / g.G }
-func (g convGeom) coutG() int { return g.Cout / g.G }
-func (g convGeom) colRows() int {
-	return g.cinG() * g.KH * g.KW
-}
-func (g convGeom) is1x1() bool {
-	return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0
-}
-
 func orOne(v int) int {
 	if v == 0 {
 		return 1
@@ -53,45 +36,47 @@ func Conv2d(x, w, b *Tensor, opt ConvOptions) *Tensor {
 	if x.Dim() != 4 || w.Dim() != 4 {
 		panic(fmt.Sprintf("tensor.Conv2d: input %s and weight %s must both be 4-D", FormatShape(x.shape), FormatShape(w.shape)))
 	}
-	g := convGeom{
+	p := cpu.ConvParams{
 		N: x.shape[0], C: x.shape[1], H: x.shape[2], W: x.shape[3],
 		Cout: w.shape[0], KH: w.shape[2], KW: w.shape[3],
-		SH: orOne(opt.Stride[0]), SW: orOne(opt.Stride[1]), PH: opt.Padding[0], PW: opt.Padding[1],
-		DH: orOne(opt.Dilation[0]), DW: orOne(opt.Dilation[1]), G: orOne(opt.Groups),
+		StrideH: orOne(opt.Stride[0]), StrideW: orOne(opt.Stride[1]), PadH: opt.Padding[0], PadW: opt.Padding[1],
+		DilH: orOne(opt.Dilation[0]), DilW: orOne(opt.Dilation[1]), Groups: orOne(opt.Groups),
 	}
-	if g.C%g.G != 0 || g.Cout%g.G != 0 || w.shape[1] != g.C/g.G {
-		panic(fmt.Sprintf("tensor.Conv2d: input %s, weight %s and groups %d do not fit (weight must be (Cout, Cin/groups, KH, KW))", FormatShape(x.shape), FormatShape(w.shape), g.G))
+	if p.C%p.Groups != 0 || p.Cout%p.Groups != 0 || w.shape[1] != p.C/p.Groups {
+		panic(fmt.Sprintf("tensor.Conv2d: input %s, weight %s and groups %d do not fit (weight must be (Cout, Cin/groups, KH, KW))", FormatShape(x.shape), FormatShape(w.shape), p.Groups))
 	}
-	if b != nil && !(b.Dim() == 1 && b.shape[0] == g.Cout) {
-		panic(fmt.Sprintf("tensor.Conv2d: bias %s for %d output channels", FormatShape(b.shape), g.Cout))
+	if b != nil && !(b.Dim() == 1 && b.shape[0] == p.Cout) {
+		panic(fmt.Sprintf("tensor.Conv2d: bias %s for %d output channels", FormatShape(b.shape), p.Cout))
 	}
-	g.OH = (g.H+2*g.PH-g.DH*(g.KH-1)-1)/g.SH + 1
-	g.OW = (g.W+2*g.PW-g.DW*(g.KW-1)-1)/g.SW + 1
-	if g.OH <= 0 || g.OW <= 0 || g.PH < 0 || g.PW < 0 {
+	if p.OutH() <= 0 || p.OutW() <= 0 || p.PadH < 0 || p.PadW < 0 {
 		panic(fmt.Sprintf("tensor.Conv2d: input %s too small for weight %s with %+v", FormatShape(x.shape), FormatShape(w.shape), opt))
 	}
-	out := Zeros(g.N, g.Cout, g.OH, g.OW)
-	convForward(g, x.data, w.data, out.data)
+	out := Zeros(p.N, p.Cout, p.OutH(), p.OutW())
+	var bd []float32
 	if b != nil {
-		addChannelBias(out.data, b.data, g.N, g.Cout, g.OH*g.OW)
+		bd = b.data
 	}
-	inputs := []*Tensor{x, w, b}
+	cpu.Conv2dForward(p, x.data, w.data, bd, out.data)
 	return Record("Conv2d", out, func(gy *Tensor) []*Tensor {
 		var gx, gw, gb *Tensor
 		if x.requiresGrad {
 			gx = Zeros(x.shape...)
-			convBackwardData(g, gy.data, w.data, gx.data)
+			cpu.Conv2dBackwardData(p, gy.data, w.data, gx.data)
 		}
-		if w.requiresGrad {
+		if w.requiresGrad || b != nil && b.requiresGrad {
 			gw = Zeros(w.shape...)
-			convBackwardWeight(g, x.data, gy.data, gw.data)
-		}
-		if b != nil && b.requiresGrad {
-			gb = Zeros(b.shape...)
-			channelSum(gy.data, gb.data, g.N, g.Cout, g.OH*g.OW)
+			var gbd []float32
+			if b != nil && b.requiresGrad {
+				gb = Zeros(b.shape...)
+				gbd = gb.data
+			}
+			cpu.Conv2dBackwardWeight(p, x.data, gy.data, gw.data, gbd)
+			if !w.requiresGrad {
+				gw = nil
+			}
 		}
 		return []*Tensor{gx, gw, gb}
-	}, inputs...)
+	}, x, w, b)
 }
 
 // ConvTranspose2d returns the transposed convolution of x with w plus bias,
@@ -124,29 +109,28 @@ func ConvTranspose2d(x, w, b *Tensor, opt ConvTransposeOptions) *Tensor {
 	}
 	// The convolution this transposes: input (cout, oh, ow), output (cin, H, W),
 	// weight (cin, cout/groups, kh, kw) read as (Cout'=cin, Cin'/g=cout/g).
-	g := convGeom{
+	p := cpu.ConvParams{
 		N: x.shape[0], C: cout, H: oh, W: ow, Cout: x.shape[1], KH: kh, KW: kw,
-		SH: sh, SW: sw, PH: opt.Padding[0], PW: opt.Padding[1], DH: dh, DW: dw, G: groups,
-		OH: x.shape[2], OW: x.shape[3],
+		StrideH: sh, StrideW: sw, PadH: opt.Padding[0], PadW: opt.Padding[1], DilH: dh, DilW: dw, Groups: groups,
 	}
-	out := Zeros(g.N, cout, oh, ow)
-	convBackwardData(g, x.data, w.data, out.data)
+	out := Zeros(p.N, cout, oh, ow)
+	cpu.Conv2dBackwardData(p, x.data, w.data, out.data)
 	if b != nil {
-		addChannelBias(out.data, b.data, g.N, cout, oh*ow)
+		addChannelBias(out.data, b.data, p.N, cout, oh*ow)
 	}
 	return Record("ConvTranspose2d", out, func(gy *Tensor) []*Tensor {
 		var gx, gw, gb *Tensor
 		if x.requiresGrad {
 			gx = Zeros(x.shape...)
-			convForward(g, gy.data, w.data, gx.data)
+			cpu.Conv2dForward(p, gy.data, w.data, nil, gx.data)
 		}
 		if w.requiresGrad {
 			gw = Zeros(w.shape...)
-			convBackwardWeight(g, gy.data, x.data, gw.data)
+			cpu.Conv2dBackwardWeight(p, gy.data, x.data, gw.data, nil)
 		}
 		if b != nil && b.requiresGrad {
 			gb = Zeros(b.shape...)
-			channelSum(gy.data, gb.data, g.N, cout, oh*ow)
+			channelSum(gy.data, gb.data, p.N, cout, oh*ow)
 		}
 		return []*Tensor{gx, gw, gb}
 	}, x, w, b)
@@ -173,161 +157,5 @@ func channelSum(y, out []float32, n, c, hw int) {
 			}
 		}
 		out[ch] = float32(s)
-	}
-}
-
-// convForward computes y = conv(x, w) without bias for the geometry g.
-func convForward(g convGeom, x, w, y []float32) {
-	rows, ohw := g.colRows(), g.OH*g.OW
-	cpu.Parallel(g.N, func(lo, hi int) {
-		var col []float32
-		if !g.is1x1() {
-			col = make([]float32, rows*ohw)
-		}
-		for n := lo; n < hi; n++ {
-			for gi := 0; gi < g.G; gi++ {
-				xg := x[(n*g.C+gi*g.cinG())*g.H*g.W : (n*g.C+(gi+1)*g.cinG())*g.H*g.W]
-				b := xg
-				if col != nil {
-					im2col(g, xg, col)
-					b = col
-				}
-				wg := w[gi*g.coutG()*rows : (gi+1)*g.coutG()*rows]
-				yg := y[(n*g.Cout+gi*g.coutG())*ohw : (n*g.Cout+(gi+1)*g.coutG())*ohw]
-				cpu.Sgemm(false, false, g.coutG(), ohw, rows, 1, wg, rows, b, ohw, 0, yg, ohw)
-			}
-		}
-	})
-}
-
-// convBackwardData computes dx = conv(·, w)ᵀ dy for the geometry g (dx is
-// overwritten).
-func convBackwardData(g convGeom, dy, w, dx []float32) {
-	rows, ohw := g.colRows(), g.OH*g.OW
-	cpu.Parallel(g.N, func(lo, hi int) {
-		col := make([]float32, rows*ohw)
-		for n := lo; n < hi; n++ {
-			for gi := 0; gi < g.G; gi++ {
-				wg := w[gi*g.coutG()*rows : (gi+1)*g.coutG()*rows]
-				dyg := dy[(n*g.Cout+gi*g.coutG())*ohw : (n*g.Cout+(gi+1)*g.coutG())*ohw]
-				dxg := dx[(n*g.C+gi*g.cinG())*g.H*g.W : (n*g.C+(gi+1)*g.cinG())*g.H*g.W]
-				if g.is1x1() {
-					cpu.Sgemm(true, false, rows, ohw, g.coutG(), 1, wg, rows, dyg, ohw, 0, dxg, ohw)
-					continue
-				}
-				cpu.Sgemm(true, false, rows, ohw, g.coutG(), 1, wg, rows, dyg, ohw, 0, col, ohw)
-				clear(dxg)
-				col2im(g, col, dxg)
-			}
-		}
-	})
-}
-
-// convBackwardWeight computes dw = dy · im2col(x)ᵀ summed over the batch
-// (dw is overwritten).
-func convBackwardWeight(g convGeom, x, dy, dw []float32) {
-	rows, ohw := g.colRows(), g.OH*g.OW
-	nchunks := min(g.N, cpu.Threads())
-	partial := make([][]float32, nchunks)
-	cpu.Parallel(nchunks, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			acc := make([]float32, len(dw))
-			var col []float32
-			if !g.is1x1() {
-				col = make([]float32, rows*ohw)
-			}
-			for n := c * g.N / nchunks; n < (c+1)*g.N/nchunks; n++ {
-				for gi := 0; gi < g.G; gi++ {
-					xg := x[(n*g.C+gi*g.cinG())*g.H*g.W : (n*g.C+(gi+1)*g.cinG())*g.H*g.W]
-					b := xg
-					if col != nil {
-						im2col(g, xg, col)
-						b = col
-					}
-					dyg := dy[(n*g.Cout+gi*g.coutG())*ohw : (n*g.Cout+(gi+1)*g.coutG())*ohw]
-					ag := acc[gi*g.coutG()*rows : (gi+1)*g.coutG()*rows]
-					cpu.Sgemm(false, true, g.coutG(), rows, ohw, 1, dyg, ohw, b, ohw, 1, ag, rows)
-				}
-			}
-			partial[c] = acc
-		}
-	})
-	copy(dw, partial[0])
-	for _, p := range partial[1:] {
-		for i, v := range p {
-			dw[i] += v
-		}
-	}
-}
-
-// im2col writes the (Cin_g·KH·KW, OH·OW) patch matrix of one group's input
-// x (Cin_g, H, W) into col.
-func im2col(g convGeom, x, col []float32) {
-	ohw := g.OH * g.OW
-	r := 0
-	for c := 0; c < g.cinG(); c++ {
-		plane := x[c*g.H*g.W : (c+1)*g.H*g.W]
-		for ki := 0; ki < g.KH; ki++ {
-			for kj := 0; kj < g.KW; kj++ {
-				dst := col[r*ohw : (r+1)*ohw]
-				r++
-				p := 0
-				for oy := 0; oy < g.OH; oy++ {
-					iy := oy*g.SH - g.PH + ki*g.DH
-					row := dst[p : p+g.OW]
-					p += g.OW
-					if iy < 0 || iy >= g.H {
-						clear(row)
-						continue
-					}
-					src := plane[iy*g.W : (iy+1)*g.W]
-					ix := kj*g.DW - g.PW
-					if g.SW == 1 && ix >= 0 && ix+g.OW <= g.W {
-						copy(row, src[ix:ix+g.OW])
-						continue
-					}
-					for ox := range row {
-						if ix >= 0 && ix < g.W {
-							row[ox] = src[ix]
-						} else {
-							row[ox] = 0
-						}
-						ix += g.SW
-					}
-				}
-			}
-		}
-	}
-}
-
-// col2im adds the patch matrix col back into x (Cin_g, H, W), the adjoint of im2col.
-func col2im(g convGeom, col, x []float32) {
-	ohw := g.OH * g.OW
-	r := 0
-	for c := 0; c < g.cinG(); c++ {
-		plane := x[c*g.H*g.W : (c+1)*g.H*g.W]
-		for ki := 0; ki < g.KH; ki++ {
-			for kj := 0; kj < g.KW; kj++ {
-				src := col[r*ohw : (r+1)*ohw]
-				r++
-				p := 0
-				for oy := 0; oy < g.OH; oy++ {
-					iy := oy*g.SH - g.PH + ki*g.DH
-					row := src[p : p+g.OW]
-					p += g.OW
-					if iy < 0 || iy >= g.H {
-						continue
-					}
-					dst := plane[iy*g.W : (iy+1)*g.W]
-					ix := kj*g.DW - g.PW
-					for _, v := range row {
-						if ix >= 0 && ix < g.W {
-							dst[ix] += v
-						}
-						ix += g.SW
-					}
-				}
-			}
-		}
 	}
 }
