@@ -163,3 +163,96 @@ func ExampleLoadState() {
 	fmt.Println("step", st.Params[0].Step, "lr", sched2.LR()[0], "exp_avg", st.Tensors["state.0.exp_avg"].Data())
 	// Output: step 1 lr 0.05 exp_avg [0.1]
 }
+
+// Adam with AMSGrad and L2 weight decay; a parameter without a gradient is
+// left alone.
+func ExampleNewAdam() {
+	a := tensor.FromSlice([]float32{1, -1}, 2).SetRequiresGrad(true)
+	b := tensor.FromSlice([]float32{5}, 1).SetRequiresGrad(true)
+	opt := optim.NewAdam(optim.Params(a, b), optim.AdamOptions{LR: 0.1, WeightDecay: 0.01, AMSGrad: true})
+	for i := 0; i < 3; i++ {
+		opt.ZeroGrad()
+		a.SetGrad(tensor.FromSlice([]float32{0.5, -2}, 2))
+		opt.Step()
+	}
+	fmt.Printf("a = %.4f, b = %.1f\n", a.Data(), b.Data()[0])
+	// Output: a = [0.7000 -0.7000], b = 5.0
+}
+
+// Every schedule is a value whose LR method is the closed form of its torch
+// scheduler; NewScheduler applies one to an optimizer.
+func ExampleNewScheduler() {
+	schedules := []struct {
+		name string
+		s    optim.Schedule
+	}{
+		{"StepLR", optim.StepLR{StepSize: 2, Gamma: 0.5}},
+		{"MultiStepLR", optim.MultiStepLR{Milestones: []int{1, 4}, Gamma: 0.1}},
+		{"ExponentialLR", optim.ExponentialLR{Gamma: 0.9}},
+		{"CosineAnnealingLR", optim.CosineAnnealingLR{TMax: 5}},
+		{"ConstantLR", optim.ConstantLR{Factor: 0.5, TotalIters: 2}},
+		{"LinearLR", optim.LinearLR{StartFactor: 0.2, EndFactor: 1, TotalIters: 4}},
+		{"PolynomialLR", optim.PolynomialLR{TotalIters: 5, Power: 2}},
+	}
+	for _, s := range schedules {
+		p := tensor.Zeros(1)
+		opt := optim.NewSGD(optim.Params(p), optim.SGDOptions{LR: 1})
+		sched := optim.NewScheduler(opt, s.s)
+		fmt.Printf("%-18s", s.name)
+		for t := 0; t <= 5; t++ {
+			fmt.Printf(" %.3f", sched.LR()[0])
+			opt.Step()
+			sched.Step()
+		}
+		fmt.Println()
+	}
+	// Output:
+	// StepLR             1.000 1.000 0.500 0.500 0.250 0.250
+	// MultiStepLR        1.000 0.100 0.100 0.100 0.010 0.010
+	// ExponentialLR      1.000 0.900 0.810 0.729 0.656 0.590
+	// CosineAnnealingLR  1.000 0.905 0.655 0.345 0.095 0.000
+	// ConstantLR         0.500 0.500 1.000 1.000 1.000 1.000
+	// LinearLR           0.200 0.400 0.600 0.800 1.000 1.000
+	// PolynomialLR       1.000 0.640 0.360 0.160 0.040 0.000
+}
+
+// Schedules in sequence, each restarting its step count at its milestone:
+// warm-up, exponential decay, then cosine.
+func ExampleSequentialLR() {
+	s := optim.SequentialLR{
+		Schedules: []optim.Schedule{
+			optim.LinearLR{StartFactor: 0.25, EndFactor: 1, TotalIters: 3},
+			optim.ExponentialLR{Gamma: 0.5},
+			optim.CosineAnnealingLR{TMax: 4, EtaMin: 0.01},
+		},
+		Milestones: []int{3, 6},
+	}
+	for t := 0; t <= 10; t++ {
+		fmt.Printf("%.3f ", s.LR(1, t))
+	}
+	fmt.Println()
+	// Output: 0.250 0.500 0.750 1.000 0.500 0.250 1.000 0.855 0.505 0.155 0.010
+}
+
+// Schedules applied together multiply their factors, as torch's
+// ChainedScheduler does: a warm-up over a poly decay that counts from 0.
+func ExampleChainedLR() {
+	s := optim.ChainedLR{
+		optim.LinearLR{StartFactor: 0.1, EndFactor: 1, TotalIters: 3},
+		optim.PolynomialLR{TotalIters: 6, Power: 1},
+	}
+	for t := 0; t <= 6; t++ {
+		fmt.Printf("%.3f ", s.LR(1, t))
+	}
+	fmt.Println()
+	// Output: 0.100 0.333 0.467 0.500 0.333 0.167 0.000
+}
+
+// Clamp every gradient element to [−clip, clip].
+func ExampleClipGradValue() {
+	p := tensor.Zeros(4).SetRequiresGrad(true)
+	p.SetGrad(tensor.FromSlice([]float32{-3, -0.2, 0.5, 7}, 4))
+	optim.ClipGradValue([]*tensor.Tensor{p}, 1)
+	fmt.Println(p.Grad().Data())
+	// Output: [-1 -0.2 0.5 1]
+}

@@ -51,3 +51,36 @@ func ExampleRobbinsMonro() {
 	fmt.Printf("averaged iterate ≈ %.1f\n", r.Averaged()[0])
 	// Output: averaged iterate ≈ 3.0
 }
+
+// A smoothed loss curve: the exponential moving average with Adam-style bias
+// correction, so the first values are not pulled towards zero.
+func ExampleEMA() {
+	e := stochastic.NewEMA(0.9)
+	for _, loss := range []float64{2.0, 1.8, 1.7, 1.5, 1.6} {
+		e.Add(loss)
+	}
+	fmt.Printf("smoothed %.3f (raw %.3f) after %d values\n", e.Value(), e.Raw(), e.Count())
+	// Output: smoothed 1.697 (raw 0.695) after 5 values
+}
+
+// Running mean and variance of a stream (Welford), with the unbiased
+// variance BatchNorm keeps.
+func ExampleMeanVar() {
+	var s stochastic.MeanVar
+	for _, x := range []float64{2, 4, 4, 4, 5, 5, 7, 9} {
+		s.Add(x)
+	}
+	fmt.Printf("mean %.1f, var %.1f, unbiased %.3f, std %.1f\n", s.Mean(), s.Var(), s.UnbiasedVar(), s.Std())
+	// Output: mean 5.0, var 4.0, unbiased 4.571, std 2.0
+}
+
+// BatchNorm with momentum None: the running mean is the plain average of the
+// batch means.
+func ExampleMeanUpdate() {
+	running := []float32{0}
+	for k, batchMean := range []float32{1, 2, 6} {
+		stochastic.MeanUpdate(running, []float32{batchMean}, k+1)
+	}
+	fmt.Println(running)
+	// Output: [3]
+}
