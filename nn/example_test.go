@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/fovea-ml/fovea/nn"
+	"github.com/fovea-ml/fovea/nn/functional"
 	"github.com/fovea-ml/fovea/tensor"
 )
 
@@ -157,4 +158,31 @@ func ExampleMultiheadAttention() {
 	fmt.Println(out.Shape(), w.Shape(), w.At(0, 0, 3) == 0)
 	// Output:
 	// [2 3 16] [2 3 5] true
+}
+
+// ExampleSequential chains layers and parameter-free modules; the state-dict
+// names are the positions, as in PyTorch.
+func ExampleSequential() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	decoder := nn.NewSequential(
+		nn.NewConv2d(rng, nn.Conv2dConfig{In: 16, Out: 8, Kernel: nn.Pair(3), Padding: nn.Pair(1)}),
+		nn.NewGroupNorm(4, 8),
+		nn.GELU{},
+		nn.Upsample{ScaleFactor: [2]float64{2, 2}, Mode: functional.Bilinear},
+		nn.NewConv2d(rng, nn.Conv2dConfig{In: 8, Out: 4, Kernel: nn.Pair(1)}),
+		nn.PixelShuffle{UpscaleFactor: 2},
+	)
+	y := decoder.Forward(tensor.RandNormal(rng, 0, 1, 1, 16, 5, 7))
+	fmt.Println(y.Shape())
+	for _, p := range nn.NamedParameters(decoder) {
+		fmt.Println(p.Name, p.Tensor.Shape())
+	}
+	// Output:
+	// [1 1 20 28]
+	// 0.weight [8 16 3 3]
+	// 0.bias [8]
+	// 1.weight [8]
+	// 1.bias [8]
+	// 4.weight [4 8 1 1]
+	// 4.bias [4]
 }

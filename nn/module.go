@@ -372,6 +372,7 @@ type LoadError struct {
 	Report LoadReport
 }
 
+// Error describes the unmatched keys and, when loading a file, names it.
 func (e *LoadError) Error() string {
 	if e.Source != "" {
 		return fmt.Sprintf("nn: loading state dict from %s: %s", e.Source, e.Report)
