@@ -191,11 +191,11 @@ func (w *walker) visit(v reflect.Value, prefix string) {
 		}
 		w.active[p] = true
 		defer delete(w.active, p)
-		if v.Elem().Kind() == reflect.Struct && v.CanInterface() {
+		if v.Elem().Kind() == reflect.Struct && v.CanInterface() && isModule(v.Type()) {
 			w.modules = append(w.modules, NamedModule{prefix, v.Interface()})
 		}
 		v = v.Elem()
-	} else if v.Kind() == reflect.Struct {
+	} else if v.Kind() == reflect.Struct && isModule(v.Type()) {
 		if v.CanAddr() && v.Addr().CanInterface() {
 			w.modules = append(w.modules, NamedModule{prefix, v.Addr().Interface()})
 		} else if v.CanInterface() {
@@ -226,6 +226,33 @@ func (w *walker) visit(v reflect.Value, prefix string) {
 			w.visit(v.Index(i), join(prefix, strconv.Itoa(i)))
 		}
 	}
+}
+
+var (
+	moduleType  = reflect.TypeOf((*Module)(nil)).Elem()
+	trainerType = reflect.TypeOf((*trainer)(nil)).Elem()
+)
+
+// isModule reports whether a struct type (or pointer to one) counts as a
+// module for NamedModules: it has exported fields, or it implements Module
+// or has a training mode. This leaves out helpers such as *rand.Rand or
+// sync.Mutex that a module may hold.
+func isModule(t reflect.Type) bool {
+	pt := t
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	} else {
+		pt = reflect.PointerTo(t)
+	}
+	if pt.Implements(moduleType) || pt.Implements(trainerType) {
+		return true
+	}
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).IsExported() {
+			return true
+		}
+	}
+	return false
 }
 
 func walk(m any) *walker {

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"errors"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -55,6 +56,7 @@ type testBlock struct {
 
 type testEncoder struct {
 	TrainMode
+	Rng      *rand.Rand // not a module: left out of NamedModules
 	PosEmbed *tensor.Tensor
 	Blocks   []*testBlock
 	Neck     Sequential
@@ -68,7 +70,7 @@ type testModel struct {
 
 func newTestModel() *testModel {
 	rng := newRng(9)
-	enc := &testEncoder{PosEmbed: param(1, 4)}
+	enc := &testEncoder{PosEmbed: param(1, 4), Rng: rng}
 	for range 2 {
 		enc.Blocks = append(enc.Blocks, &testBlock{
 			Norm1: NewLayerNorm(4),
