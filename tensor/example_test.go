@@ -75,7 +75,7 @@ func ExampleCrossEntropy() {
 	}, 3, 3).SetRequiresGrad(true)
 	target := tensor.FromSlice([]float32{0, 2, 255}, 3)
 	loss := tensor.CrossEntropy(logits, target, tensor.CrossEntropyOptions{
-		IgnoreIndex:    255,
+		IgnoreIndex:    tensor.Ignore(255),
 		LabelSmoothing: 0.1,
 		Reduction:      tensor.ReduceMean,
 	})

@@ -284,7 +284,7 @@ var goldenOps = map[string]goldenOp{
 
 func ceOptions(in []*tensor.Tensor, p goldenParams) tensor.CrossEntropyOptions {
 	opt := tensor.CrossEntropyOptions{
-		IgnoreIndex:    p.IgnoreIndex,
+		IgnoreIndex:    tensor.Ignore(p.IgnoreIndex),
 		LabelSmoothing: p.LabelSmoothing,
 		Reduction:      p.reduction(),
 	}

@@ -202,11 +202,11 @@ func TestGradCheck(t *testing.T) {
 		name string
 		opt  tensor.CrossEntropyOptions
 	}{
-		{"plain", tensor.CrossEntropyOptions{IgnoreIndex: tensor.DefaultIgnoreIndex}},
-		{"ignore", tensor.CrossEntropyOptions{IgnoreIndex: 1}},
-		{"weight", tensor.CrossEntropyOptions{IgnoreIndex: tensor.DefaultIgnoreIndex, Weight: tensor.FromSlice([]float32{0.5, 2, 1}, 3)}},
-		{"smoothing", tensor.CrossEntropyOptions{IgnoreIndex: tensor.DefaultIgnoreIndex, LabelSmoothing: 0.2}},
-		{"all", tensor.CrossEntropyOptions{IgnoreIndex: 1, Weight: tensor.FromSlice([]float32{0.5, 2, 1}, 3), LabelSmoothing: 0.1}},
+		{"plain", tensor.CrossEntropyOptions{IgnoreIndex: tensor.Ignore(tensor.DefaultIgnoreIndex)}},
+		{"ignore", tensor.CrossEntropyOptions{IgnoreIndex: tensor.Ignore(1)}},
+		{"weight", tensor.CrossEntropyOptions{IgnoreIndex: tensor.Ignore(tensor.DefaultIgnoreIndex), Weight: tensor.FromSlice([]float32{0.5, 2, 1}, 3)}},
+		{"smoothing", tensor.CrossEntropyOptions{IgnoreIndex: tensor.Ignore(tensor.DefaultIgnoreIndex), LabelSmoothing: 0.2}},
+		{"all", tensor.CrossEntropyOptions{IgnoreIndex: tensor.Ignore(1), Weight: tensor.FromSlice([]float32{0.5, 2, 1}, 3), LabelSmoothing: 0.1}},
 	}
 	layouts := []struct {
 		name          string

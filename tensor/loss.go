@@ -14,18 +14,21 @@ const (
 	ReduceNone                  // one value per element, in the target's shape
 )
 
-// CrossEntropyOptions are the options of CrossEntropy and NLLLoss, with
-// PyTorch's defaults when zero except IgnoreIndex: use DefaultIgnoreIndex
-// (-100) to match torch, or the dataset's ignore label (often 255).
+// CrossEntropyOptions are the options of CrossEntropy and NLLLoss; the zero
+// value is PyTorch's defaults.
 type CrossEntropyOptions struct {
 	Weight         *Tensor   // (C): per-class weights, or nil for all ones
-	IgnoreIndex    int       // target value that contributes nothing
+	IgnoreIndex    *int      // target value that contributes nothing (Ignore(255)), or nil for none
 	LabelSmoothing float32   // ε in [0, 1]: mixes the target with a uniform distribution
 	Reduction      Reduction // ReduceMean by default
 }
 
-// DefaultIgnoreIndex is PyTorch's default ignore_index.
+// DefaultIgnoreIndex is PyTorch's default ignore_index. A nil
+// CrossEntropyOptions.IgnoreIndex behaves the same, since no class is negative.
 const DefaultIgnoreIndex = -100
+
+// Ignore returns a pointer to v, for CrossEntropyOptions.IgnoreIndex.
+func Ignore(v int) *int { return &v }
 
 // CrossEntropy returns the cross-entropy between logits and class targets,
 // as torch.nn.functional.cross_entropy with class-index targets:
@@ -90,6 +93,10 @@ func nllCore(op string, logp, target *Tensor, opt CrossEntropyOptions) *Tensor {
 	if opt.Weight != nil {
 		w = func(k int) float64 { return float64(opt.Weight.data[k]) }
 	}
+	ignore := DefaultIgnoreIndex
+	if opt.IgnoreIndex != nil {
+		ignore = *opt.IgnoreIndex
+	}
 	eps := float64(opt.LabelSmoothing)
 	m := n * inner
 	cls := make([]int, m) // -1 for ignored
@@ -101,13 +108,13 @@ func nllCore(op string, logp, target *Tensor, opt CrossEntropyOptions) *Tensor {
 		for j := 0; j < inner; j++ {
 			e := i*inner + j
 			tv := target.data[e]
-			if int(tv) == opt.IgnoreIndex && float32(int(tv)) == tv {
+			if int(tv) == ignore && float32(int(tv)) == tv {
 				cls[e] = -1
 				continue
 			}
 			y := int(tv)
 			if float32(y) != tv || y < 0 || y >= c {
-				panic(fmt.Sprintf("%s: target %v at element %d is not a class in [0,%d) nor the ignore index %d", op, tv, e, c, opt.IgnoreIndex))
+				panic(fmt.Sprintf("%s: target %v at element %d is not a class in [0,%d) nor the ignore index %d", op, tv, e, c, ignore))
 			}
 			cls[e] = y
 			base := i*c*inner + j

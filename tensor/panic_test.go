@@ -148,5 +148,5 @@ func TestPanicMessages(t *testing.T) {
 }
 
 func ceDefault() tensor.CrossEntropyOptions {
-	return tensor.CrossEntropyOptions{IgnoreIndex: tensor.DefaultIgnoreIndex}
+	return tensor.CrossEntropyOptions{IgnoreIndex: tensor.Ignore(tensor.DefaultIgnoreIndex)}
 }

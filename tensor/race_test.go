@@ -31,7 +31,7 @@ func (m *sharedModel) forward(x, target *tensor.Tensor) []*tensor.Tensor {
 	h := tensor.Clamp(tensor.Add(tensor.MatMul(x, m.w1), m.b1), 0, float32(1e30)) // (8, 32)
 	logits := tensor.MatMul(h, m.w2)                                              // (8, 10)
 	loss := tensor.CrossEntropy(logits, target, tensor.CrossEntropyOptions{
-		IgnoreIndex: tensor.DefaultIgnoreIndex, LabelSmoothing: 0.1, Weight: tensor.Ones(10),
+		IgnoreIndex: tensor.Ignore(tensor.DefaultIgnoreIndex), LabelSmoothing: 0.1, Weight: tensor.Ones(10),
 	})
 	img := tensor.Reshape(tensor.Permute(tensor.Reshape(h, 2, 4, 4, 8), 0, 3, 1, 2), 2, 8, 4, 4)
 	padded := tensor.Pad(img, []int{1, 1, 2, 0}, tensor.PadReflect, 0)

@@ -139,7 +139,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 				g.LR = lr
 			}
 			logits := model.Forward(b.Images)
-			loss := tensor.CrossEntropy(logits, b.Masks, tensor.CrossEntropyOptions{IgnoreIndex: data.Ignore})
+			loss := tensor.CrossEntropy(logits, b.Masks, tensor.CrossEntropyOptions{IgnoreIndex: tensor.Ignore(data.Ignore)})
 			opter.ZeroGrad()
 			loss.Backward()
 			opter.Step()
