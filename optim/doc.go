@@ -17,7 +17,7 @@
 // A typical loop:
 //
 //	opt := optim.NewAdamW(groups, optim.AdamWOptions{LR: 1e-3, WeightDecay: 0.05})
-//	sched := optim.NewScheduler(opt, optim.WarmUp(optim.PolynomialLR{TotalIters: 1000, Power: 0.9}, 50, 0.01))
+//	sched := optim.NewScheduler(opt, optim.WarmUp(optim.PolynomialLR{TotalIters: 950, Power: 0.9}, 50, 0.01))
 //	for step := 0; step < 1000; step++ {
 //		opt.ZeroGrad()
 //		loss := …           // forward
