@@ -186,3 +186,47 @@ func ExampleSequential() {
 	// 4.weight [4 8 1 1]
 	// 4.bias [4]
 }
+
+// ExampleFreeze freezes a backbone so that only the head trains.
+func ExampleFreeze() {
+	net := NewNet(rand.New(rand.NewPCG(1, 2)))
+	nn.Freeze(net.Blocks)
+	total, trainable := nn.CountParameters(net)
+	fmt.Println(total, trainable)
+	nn.Unfreeze(net)
+	_, trainable = nn.CountParameters(net)
+	fmt.Println(trainable)
+	// Output:
+	// 1514 314
+	// 1514
+}
+
+// ExampleKaimingNormal re-initialises a convolution for a ReLU network and
+// checks the spread of the weights.
+func ExampleKaimingNormal() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	conv := nn.NewConv2d(rng, nn.Conv2dConfig{In: 64, Out: 128, Kernel: nn.Pair(3), NoBias: true})
+	nn.KaimingNormal(rng, conv.Weight, 0, nn.FanOut, "relu") // std √(2/fan_out) = √(2/1152)
+	std := tensor.Std(conv.Weight, nil, 0, false).Item()
+	fmt.Printf("std %.3f\n", std)
+	nn.TruncNormal(rng, conv.Weight, 0, 0.02, -2, 2) // ViT-style
+	fmt.Printf("std %.3f\n", tensor.Std(conv.Weight, nil, 0, false).Item())
+	// Output:
+	// std 0.042
+	// std 0.020
+}
+
+// ExampleBatchNorm2d shows the running statistics moving in training mode
+// and being used in evaluation mode.
+func ExampleBatchNorm2d() {
+	bn := nn.NewBatchNorm2d(1)
+	x := tensor.FromSlice([]float32{1, 2, 3, 4, 5, 6, 7, 8}, 2, 1, 2, 2) // mean 4.5, unbiased var 6
+	bn.Forward(x)
+	fmt.Println(bn.RunningMean.Data(), bn.RunningVar.Data(), bn.NumBatchesTracked.Item())
+	nn.Eval(bn)
+	y := bn.Forward(x) // (x − 0.45)/√(1.5 + 1e-5), PyTorch's float32 rounding
+	fmt.Printf("%.4f\n", y.At(0, 0, 0, 0))
+	// Output:
+	// [0.45000002] [1.5] 1
+	// 0.4491
+}

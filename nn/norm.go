@@ -484,7 +484,7 @@ func (m *BatchNorm2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 		if cnt <= 1 {
 			panic(fmt.Sprintf("nn.BatchNorm2d: expected more than 1 value per channel when training, got input %s", tensor.FormatShape(x.Shape())))
 		}
-		varU := make([]float32, c)
+		varU := make([]float64, c)
 		meanF := make([]float32, c)
 		cpu.Parallel(c, func(lo, hi int) {
 			for ch := lo; ch < hi; ch++ {
@@ -501,7 +501,7 @@ func (m *BatchNorm2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 				mean[ch] = mu
 				invstd[ch] = 1 / math.Sqrt(ss/float64(cnt)+m.Eps)
 				meanF[ch] = float32(mu)
-				varU[ch] = float32(ss / float64(cnt-1))
+				varU[ch] = ss / float64(cnt-1)
 			}
 		})
 		if tracking && m.Training() {
@@ -510,13 +510,15 @@ func (m *BatchNorm2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 				m.NumBatchesTracked.Data()[0]++
 				k = int(m.NumBatchesTracked.Data()[0])
 			}
+			// PyTorch rounds the batch mean to float32 but keeps the
+			// unbiased variance in double for the update; the stochastic
+			// helpers reproduce its rounding bit for bit.
+			mom := m.Momentum
 			if m.Cumulative {
-				stochastic.MeanUpdate(m.RunningMean.Data(), meanF, k)
-				stochastic.MeanUpdate(m.RunningVar.Data(), varU, k)
-			} else {
-				stochastic.EMAUpdate(m.RunningMean.Data(), meanF, m.Momentum)
-				stochastic.EMAUpdate(m.RunningVar.Data(), varU, m.Momentum)
+				mom = float32(1 / float64(k))
 			}
+			stochastic.EMAUpdate(m.RunningMean.Data(), meanF, mom)
+			stochastic.EMAUpdateWide(m.RunningVar.Data(), varU, mom)
 		}
 	} else {
 		rm, rv := m.RunningMean.Data(), m.RunningVar.Data()
