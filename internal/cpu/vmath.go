@@ -1,0 +1,289 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+)
+
+// Vector math over float32 slices: dst[i] = f(src[i]). dst and src must
+// have the same length and may be the same slice. Exp, Sigmoid, SiLU, Tanh
+// and Erf are within 2 ulp of the float64 functions of package math (SiLU
+// loses bits only where its result is subnormal); GELU
+// and GELUTanh within 16 ulp (their argument x/√2 or the cubic is rounded to
+// float32 before the steep tail function; PyTorch's float32 GELU cancels
+// outright there). Long slices run on all Threads().
+
+const vmathGrain = 16384
+
+func checkVec(op string, dst, src []float32) {
+	if len(dst) != len(src) {
+		panic(fmt.Sprintf("%s: dst has %d values and src %d", op, len(dst), len(src)))
+	}
+}
+
+// Exp sets dst[i] = e^src[i].
+func Exp(dst, src []float32) {
+	checkVec("cpu.Exp", dst, src)
+	ParallelGrain(len(src), vmathGrain, func(lo, hi int) {
+		d, s := dst[lo:hi], src[lo:hi]
+		for i, x := range s {
+			d[i] = expf(x)
+		}
+	})
+}
+
+// Sigmoid sets dst[i] = 1 / (1 + e^−src[i]).
+func Sigmoid(dst, src []float32) {
+	checkVec("cpu.Sigmoid", dst, src)
+	ParallelGrain(len(src), vmathGrain, func(lo, hi int) {
+		d, s := dst[lo:hi], src[lo:hi]
+		for i, x := range s {
+			d[i] = sigmoidf(x)
+		}
+	})
+}
+
+// SiLU sets dst[i] = src[i] · sigmoid(src[i]) (also called swish).
+func SiLU(dst, src []float32) {
+	checkVec("cpu.SiLU", dst, src)
+	ParallelGrain(len(src), vmathGrain, func(lo, hi int) {
+		d, s := dst[lo:hi], src[lo:hi]
+		for i, x := range s {
+			d[i] = x * sigmoidf(x)
+		}
+	})
+}
+
+// Tanh sets dst[i] = tanh(src[i]).
+func Tanh(dst, src []float32) {
+	checkVec("cpu.Tanh", dst, src)
+	ParallelGrain(len(src), vmathGrain, func(lo, hi int) {
+		d, s := dst[lo:hi], src[lo:hi]
+		for i, x := range s {
+			d[i] = tanhf(x)
+		}
+	})
+}
+
+// Erf sets dst[i] = erf(src[i]).
+func Erf(dst, src []float32) {
+	checkVec("cpu.Erf", dst, src)
+	ParallelGrain(len(src), vmathGrain, func(lo, hi int) {
+		d, s := dst[lo:hi], src[lo:hi]
+		for i, x := range s {
+			d[i] = erff(x)
+		}
+	})
+}
+
+// GELU sets dst[i] = src[i]/2 · (1 + erf(src[i]/√2)), PyTorch's default
+// (approximate='none') GELU.
+func GELU(dst, src []float32) {
+	checkVec("cpu.GELU", dst, src)
+	ParallelGrain(len(src), vmathGrain, func(lo, hi int) {
+		d, s := dst[lo:hi], src[lo:hi]
+		for i, x := range s {
+			d[i] = geluf(x)
+		}
+	})
+}
+
+// GELUTanh sets dst[i] = src[i]/2 · (1 + tanh(√(2/π)·(src[i] + 0.044715·src[i]³))),
+// PyTorch's GELU with approximate='tanh'.
+func GELUTanh(dst, src []float32) {
+	checkVec("cpu.GELUTanh", dst, src)
+	const k = 0.7978845608028654 // √(2/π)
+	ParallelGrain(len(src), vmathGrain, func(lo, hi int) {
+		d, s := dst[lo:hi], src[lo:hi]
+		for i, x := range s {
+			// (1 + tanh(u))/2 = sigmoid(2u), without the cancellation for u ≪ 0.
+			if x < -3 {
+				// Tail, in float64: 2u is large and its rounding would cost ulps.
+				x64 := float64(x)
+				d[i] = float32(x64 / (1 + math.Exp(-2*k*(x64+0.044715*x64*x64*x64))))
+				continue
+			}
+			d[i] = x * sigmoidf(2*k*(x+0.044715*x*x*x))
+		}
+	})
+}
+
+// Softmax sets each of the rows of dst (rows × cols, row-major) to the
+// softmax of the same row of src: e^(x − max) / Σ e^(x − max).
+func Softmax(dst, src []float32, rows, cols int) {
+	if rows < 0 || cols < 0 || len(src) != rows*cols || len(dst) != rows*cols {
+		panic(fmt.Sprintf("cpu.Softmax: %d×%d rows need %d values, have dst %d and src %d", rows, cols, rows*cols, len(dst), len(src)))
+	}
+	ParallelGrain(rows, max(1, vmathGrain/max(cols, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			s, d := src[r*cols:(r+1)*cols], dst[r*cols:(r+1)*cols]
+			m := float32(math.Inf(-1))
+			for _, x := range s {
+				if x > m || x != x {
+					m = x
+				}
+			}
+			var sum float64
+			for i, x := range s {
+				e := expf(x - m)
+				d[i] = e
+				sum += float64(e)
+			}
+			inv := float32(1 / sum)
+			for i := range d {
+				d[i] *= inv
+			}
+		}
+	})
+}
+
+// expf is e^x in float32: x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-7
+// polynomial (Cephes' expf coefficients), then scaled by 2^n.
+func expf(x float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		ln2Hi = 0.693359375
+		ln2Lo = -2.12194440e-4
+	)
+	switch {
+	case x != x:
+		return x
+	case x > 88.72283905206835:
+		return float32(math.Inf(1))
+	case x < -103.97207708399179:
+		return 0
+	}
+	fx := float32(math.Floor(float64(x*log2e + 0.5)))
+	r := x - fx*ln2Hi
+	r -= fx * ln2Lo
+	z := r * r
+	y := ((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1
+	y = y*z + r + 1
+	n := int32(fx)
+	n1 := n / 2
+	return y * pow2f(n1) * pow2f(n-n1)
+}
+
+// pow2f is 2^n for n in [-126, 127].
+func pow2f(n int32) float32 { return math.Float32frombits(uint32(n+127) << 23) }
+
+// sigmoidf is 1/(1+e^−x), written as e^x/(1+e^x) for x < 0 so that it
+// keeps its relative accuracy down to the smallest float32.
+func sigmoidf(x float32) float32 {
+	if x < 0 {
+		e := expf(x)
+		return e / (1 + e)
+	}
+	return 1 / (1 + expf(-x))
+}
+
+// tanhf is tanh(x) in float32 (Cephes' tanhf: an odd polynomial below
+// 0.625, 1 − 2/(e^2x + 1) above).
+func tanhf(x float32) float32 {
+	z := x
+	if z < 0 {
+		z = -z
+	}
+	switch {
+	case x != x:
+		return x
+	case z > 9.1:
+		if x < 0 {
+			return -1
+		}
+		return 1
+	case z >= 0.625:
+		e := expf(2 * z)
+		t := 1 - 2/(e+1)
+		if x < 0 {
+			return -t
+		}
+		return t
+	}
+	s := x * x
+	p := (((-5.70498872745e-3*s+2.06390887954e-2)*s-5.37397155531e-2)*s+1.33314422036e-1)*s - 3.33332819422e-1
+	return p*s*x + x
+}
+
+// erff is erf(x) in float32, evaluating the rational approximations of
+// fdlibm's erf (as in Go's math.Erf) in float32 on the ranges that matter
+// for float32 (|erf(x)| rounds to 1 beyond 4).
+func erff(x float32) float32 {
+	if x != x {
+		return x
+	}
+	sign := x < 0
+	if sign {
+		x = -x
+	}
+	var r float32
+	switch {
+	case x < 0.84375:
+		if x < 1.0/(1<<14) {
+			r = x + 1.28379167095512586316e-01*x
+			break
+		}
+		z := x * x
+		p := 1.28379167095512558561e-01 + z*(-3.25042107247001499370e-01+z*(-2.84817495755985104766e-02+z*(-5.77027029648944159157e-03+z*-2.37630166566501626084e-05)))
+		q := 1 + z*(3.97917223959155352819e-01+z*(6.50222499887672944485e-02+z*(5.08130628187576562776e-03+z*(1.32494738004321644526e-04+z*-3.96022827877536812320e-06))))
+		r = x + x*(p/q)
+	case x < 1.25:
+		s := x - 1
+		p := -2.36211856075265944077e-03 + s*(4.14856118683748331666e-01+s*(-3.72207876035701323847e-01+s*(3.18346619901161753674e-01+s*(-1.10894694282396677476e-01+s*(3.54783043256182359371e-02+s*-2.16637559486879084300e-03)))))
+		q := 1 + s*(1.06420880400844228286e-01+s*(5.40397917702171048937e-01+s*(7.18286544141962662868e-02+s*(1.26171219808761642112e-01+s*(1.36370839120290507362e-02+s*1.19844998467991074170e-02)))))
+		r = 8.45062911510467529297e-01 + p/q
+	case x < 4:
+		r = 1 - erfcTail(x)
+	default:
+		r = 1
+	}
+	if sign {
+		return -r
+	}
+	return r
+}
+
+// erfcTail is erfc(x) for x ≥ 1.25 (fdlibm's rational approximations of
+// x·e^(x²)·erfc(x), evaluated in float32); 0 past 10.1, where erfc
+// underflows float32.
+func erfcTail(x float32) float32 {
+	if x > 10.1 {
+		return 0
+	}
+	s := 1 / (x * x)
+	var R, S float32
+	if x < 1/0.35 {
+		R = -9.86494403484714822705e-03 + s*(-6.93858572707181764372e-01+s*(-1.05586262253232909814e+01+s*(-6.23753324503260060396e+01+s*(-1.62396669462573470355e+02+s*(-1.84605092906711035994e+02+s*(-8.12874355063065934246e+01+s*-9.81432934416914548592e+00))))))
+		S = 1 + s*(1.96512716674392571292e+01+s*(1.37657754143519042600e+02+s*(4.34565877475229228821e+02+s*(6.45387271733267880336e+02+s*(4.29008140027567833386e+02+s*(1.08635005541779435134e+02+s*(6.57024977031928170135e+00+s*-6.04244152148580987438e-02)))))))
+	} else {
+		R = -9.86494292470009928597e-03 + s*(-7.99283237680523006574e-01+s*(-1.77579549177547519889e+01+s*(-1.60636384855821916062e+02+s*(-6.37566443368389627722e+02+s*(-1.02509513161107724954e+03+s*-4.83519191608651397019e+02)))))
+		S = 1 + s*(3.03380607434824582924e+01+s*(3.25792512996573918826e+02+s*(1.53672958608443695994e+03+s*(3.19985821950859553908e+03+s*(2.55305040643316442583e+03+s*(4.74528541206955367215e+02+s*-2.24409524465858183362e+01))))))
+	}
+	// e^(−x²) split as e^(−x²−0.5625)·e^(R/S) keeps the exponent argument
+	// small where it matters.
+	return expf(-x*x-0.5625) * expf(R/S) / x
+}
+
+// geluf is x/2·(1 + erf(x/√2)), computed as x/2·erfc(−x/√2) for x < 0 so
+// that it keeps its relative accuracy in the left tail.
+func geluf(x float32) float32 {
+	t := x * (math.Sqrt2 / 2)
+	if t > -0.84375 {
+		return 0.5 * x * (1 + erff(t))
+	}
+	t = -t
+	if t > 2 {
+		// Tail: the float32 rounding of t² would cost ~t² ulp.
+		return float32(0.5 * float64(x) * math.Erfc(-float64(x)/math.Sqrt2))
+	}
+	var c float32
+	if t < 1.25 {
+		s := t - 1
+		p := -2.36211856075265944077e-03 + s*(4.14856118683748331666e-01+s*(-3.72207876035701323847e-01+s*(3.18346619901161753674e-01+s*(-1.10894694282396677476e-01+s*(3.54783043256182359371e-02+s*-2.16637559486879084300e-03)))))
+		q := 1 + s*(1.06420880400844228286e-01+s*(5.40397917702171048937e-01+s*(7.18286544141962662868e-02+s*(1.26171219808761642112e-01+s*(1.36370839120290507362e-02+s*1.19844998467991074170e-02)))))
+		c = (1 - 8.45062911510467529297e-01) - p/q
+	} else {
+		c = erfcTail(t)
+	}
+	return 0.5 * x * c
+}

@@ -1,0 +1,109 @@
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// ulps is the distance in float32 units in the last place between got and
+// the float64 value want, treating both NaN as equal.
+func ulps(got float32, want float64) float64 {
+	w := float32(want)
+	if math.IsNaN(want) || w != w {
+		if got != got {
+			return 0
+		}
+		return math.Inf(1)
+	}
+	if math.IsInf(float64(w), 0) {
+		if got == w {
+			return 0
+		}
+		return math.Inf(1)
+	}
+	ulp := math.Abs(float64(math.Nextafter32(w, float32(math.Inf(1)))) - float64(w))
+	if w == 0 || ulp == 0 {
+		ulp = float64(math.SmallestNonzeroFloat32)
+	}
+	return math.Abs(float64(got)-want) / ulp
+}
+
+func vmathInputs() []float32 {
+	rng := rand.New(rand.NewPCG(13, 14))
+	xs := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 0.5, -0.5, 0.625, -0.625, 0.84375, 1.25, 2.857, 4, -4,
+		1e-8, -1e-8, 1e-30, 88, -87, 88.7, -103, 200, -200, 9.2, -9.2,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	for i := 0; i < 20000; i++ {
+		xs = append(xs, float32(rng.NormFloat64()*3))
+		xs = append(xs, float32((rng.Float64()*2-1)*100))
+		xs = append(xs, float32(math.Exp(rng.Float64()*40-30)))
+	}
+	return xs
+}
+
+func TestVectorMath(t *testing.T) {
+	xs := vmathInputs()
+	for _, tc := range []struct {
+		name   string
+		f      func(dst, src []float32)
+		ref    func(x float64) float64
+		maxUlp float64
+		absTol float64 // also accept this absolute error (for results near 0 from cancellation)
+	}{
+		{"Exp", Exp, math.Exp, 3, 0},
+		{"Sigmoid", Sigmoid, func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }, 4, 0},
+		{"SiLU", SiLU, func(x float64) float64 { return x / (1 + math.Exp(-x)) }, 5, 1e-37},
+		{"Tanh", Tanh, math.Tanh, 4, 0},
+		{"Erf", Erf, math.Erf, 4, 0},
+		{"GELU", GELU, func(x float64) float64 { return 0.5 * x * math.Erfc(-x/math.Sqrt2) }, 16, 1e-37},
+		{"GELUTanh", GELUTanh, func(x float64) float64 {
+			return x / (1 + math.Exp(-2*math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+		}, 16, 1e-37},
+	} {
+		dst := make([]float32, len(xs))
+		tc.f(dst, xs)
+		worst := 0.0
+		for i, x := range xs {
+			want := tc.ref(float64(x))
+			u := ulps(dst[i], want)
+			if u > tc.maxUlp && math.Abs(float64(dst[i])-want) > tc.absTol {
+				t.Errorf("%s(%g) = %g, want %g (%.1f ulp)", tc.name, x, dst[i], want, u)
+				break
+			}
+			if u > worst {
+				worst = u
+			}
+		}
+		t.Logf("%s: worst %.1f ulp", tc.name, worst)
+	}
+}
+
+func TestSoftmax(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, shape := range [][2]int{{1, 1}, {3, 7}, {5, 100}, {2, 1000}} {
+		rows, cols := shape[0], shape[1]
+		src := randSlice(rng, rows*cols)
+		for i := range src {
+			src[i] *= 10
+		}
+		dst := make([]float32, len(src))
+		Softmax(dst, src, rows, cols)
+		for r := 0; r < rows; r++ {
+			m := math.Inf(-1)
+			for _, x := range src[r*cols : (r+1)*cols] {
+				m = math.Max(m, float64(x))
+			}
+			var sum float64
+			for _, x := range src[r*cols : (r+1)*cols] {
+				sum += math.Exp(float64(x) - m)
+			}
+			for c := 0; c < cols; c++ {
+				want := math.Exp(float64(src[r*cols+c])-m) / sum
+				if u := ulps(dst[r*cols+c], want); u > 8 && math.Abs(float64(dst[r*cols+c])-want) > 1e-9 {
+					t.Fatalf("%d×%d: [%d,%d] = %g, want %g", rows, cols, r, c, dst[r*cols+c], want)
+				}
+			}
+		}
+	}
+}
