@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"math"
+
+	"github.com/fovea-ml/fovea/internal/cpu"
 )
 
 type binKind int
@@ -154,11 +156,15 @@ func binary(op string, kind binKind, a, b *Tensor) *Tensor {
 	shape := mustBroadcast(op, a.shape, b.shape)
 	out := Zeros(shape...)
 	if SameShape(a.shape, b.shape) {
-		applyBinary(kind, out.data, a.data, b.data, 1, 1)
+		cpu.ParallelGrain(len(out.data), elementGrain, func(lo, hi int) {
+			applyBinary(kind, out.data[lo:hi], a.data[lo:hi], b.data[lo:hi], 1, 1)
+		})
 		return out
 	}
 	if len(b.data) == 1 && SameShape(a.shape, shape) {
-		applyBinary(kind, out.data, a.data, b.data, 1, 0)
+		cpu.ParallelGrain(len(out.data), elementGrain, func(lo, hi int) {
+			applyBinary(kind, out.data[lo:hi], a.data[lo:hi], b.data, 1, 0)
+		})
 		return out
 	}
 	sa, sb := broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)
@@ -336,12 +342,20 @@ func Where(cond, x, y *Tensor) *Tensor {
 	}, cond, x, y)
 }
 
-// unary applies f to every element of t into a new tensor.
+// elementGrain is the smallest number of elements worth a goroutine in
+// element-wise loops.
+const elementGrain = 1 << 15
+
+// unary applies f to every element of t into a new tensor, on all threads
+// for large tensors.
 func unary(t *Tensor, f func(float32) float32) *Tensor {
 	out := Zeros(t.shape...)
-	for i, v := range t.data {
-		out.data[i] = f(v)
-	}
+	cpu.ParallelGrain(len(t.data), elementGrain, func(lo, hi int) {
+		dst := out.data[lo:hi]
+		for i, v := range t.data[lo:hi] {
+			dst[i] = f(v)
+		}
+	})
 	return out
 }
 

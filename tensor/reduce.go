@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/fovea-ml/fovea/internal/cpu"
 )
 
 // reduceShapes returns the kept shape (reduced axes set to 1) and the final
@@ -250,38 +252,103 @@ func LogSoftmax(t *Tensor, axis int) *Tensor {
 }
 
 // softmaxKernel writes softmax (or log-softmax) of x along axis into y.
+// With inner > 1 (a class axis before spatial ones) it works plane by plane,
+// so the exponentials run through the vectorised cpu.Exp; blocks along the
+// outer dimensions run in parallel.
 func softmaxKernel(x, y []float32, shape []int, ax int, logOut bool) {
 	outer, inner := outerInner(shape, ax)
 	n := shape[ax]
-	for o := 0; o < outer; o++ {
-		for i := 0; i < inner; i++ {
-			base := o*n*inner + i
-			m := float32(math.Inf(-1))
-			for k := 0; k < n; k++ {
-				if v := x[base+k*inner]; v > m {
-					m = v
+	if inner == 1 {
+		cpu.ParallelGrain(outer, max(1, elementGrain/max(n, 1)), func(lo, hi int) {
+			for o := lo; o < hi; o++ {
+				softmaxRow(x[o*n:(o+1)*n], y[o*n:(o+1)*n], logOut)
+			}
+		})
+		return
+	}
+	cpu.ParallelGrain(outer, max(1, elementGrain/(n*inner)), func(lo, hi int) {
+		m := make([]float32, inner)
+		s := make([]float64, inner) // sums in float64, as the row path
+		e := make([]float32, inner)
+		for o := lo; o < hi; o++ {
+			xb, yb := x[o*n*inner:(o+1)*n*inner], y[o*n*inner:(o+1)*n*inner]
+			copy(m, xb[:inner])
+			for k := 1; k < n; k++ {
+				for i, v := range xb[k*inner : (k+1)*inner] {
+					if v > m[i] {
+						m[i] = v
+					}
 				}
 			}
-			if math.IsInf(float64(m), -1) {
-				m = 0
-			}
-			var s float64
-			for k := 0; k < n; k++ {
-				s += math.Exp(float64(x[base+k*inner] - m))
-			}
-			if logOut {
-				ls := float32(math.Log(s))
-				for k := 0; k < n; k++ {
-					j := base + k*inner
-					y[j] = x[j] - m - ls
+			for i, v := range m {
+				if math.IsInf(float64(v), -1) {
+					m[i] = 0
 				}
-			} else {
-				inv := 1 / s
-				for k := 0; k < n; k++ {
-					j := base + k*inner
-					y[j] = float32(math.Exp(float64(x[j]-m)) * inv)
+			}
+			clear(s)
+			for k := 0; k < n; k++ {
+				xs, ys := xb[k*inner:(k+1)*inner], yb[k*inner:(k+1)*inner]
+				for i, v := range xs {
+					ys[i] = v - m[i]
+				}
+				cpu.Exp(e, ys)
+				for i, v := range e {
+					s[i] += float64(v)
+				}
+				if !logOut {
+					copy(ys, e)
+				}
+			}
+			// e now holds, per position, the log of the sum (or its inverse).
+			for i, v := range s {
+				if logOut {
+					e[i] = float32(math.Log(v))
+				} else {
+					e[i] = float32(1 / v)
+				}
+			}
+			for k := 0; k < n; k++ {
+				ys := yb[k*inner : (k+1)*inner]
+				for i := range ys {
+					if logOut {
+						ys[i] -= e[i]
+					} else {
+						ys[i] *= e[i]
+					}
 				}
 			}
 		}
+	})
+}
+
+// softmaxRow writes softmax (or log-softmax) of one contiguous row x into y.
+func softmaxRow(x, y []float32, logOut bool) {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	if math.IsInf(float64(m), -1) {
+		m = 0
+	}
+	var s float64
+	for i, v := range x {
+		e := math.Exp(float64(v - m))
+		s += e
+		if !logOut {
+			y[i] = float32(e)
+		}
+	}
+	if logOut {
+		ls := float32(math.Log(s))
+		for i, v := range x {
+			y[i] = v - m - ls
+		}
+		return
+	}
+	inv := float32(1 / s)
+	for i := range y {
+		y[i] *= inv
 	}
 }
