@@ -79,6 +79,98 @@ def bench_seg():
     print("  ratio numpy/fovea: %.1fx" % (best / go_s))
 
 
+def coco_val_sized(path_gt, path_dt, n_images=5000, n_cats=80, dets_per_image=100, seed=0):
+    """A synthetic COCO-val-sized case: ~7.3 objects per image (36k in all),
+    100 detections per image (500k), boxes and scores as float32 values the
+    way detectors write them."""
+    rng = np.random.RandomState(seed)
+    images, anns, dets = [], [], []
+    cat_ids = sorted(rng.choice(np.arange(1, 91), size=n_cats, replace=False).tolist())
+    aid = 1
+    for i in range(n_images):
+        img_id = int(i * 7 + 1)
+        w, h = int(rng.randint(300, 641)), int(rng.randint(300, 641))
+        images.append({"id": img_id, "width": w, "height": h, "file_name": "%012d.jpg" % img_id})
+        n_obj = rng.poisson(7.3)
+        objs = []
+        for _ in range(n_obj):
+            bw = float(np.exp(rng.uniform(np.log(4), np.log(w * 0.9))))
+            bh = float(np.exp(rng.uniform(np.log(4), np.log(h * 0.9))))
+            x, y = float(rng.uniform(0, w - bw)), float(rng.uniform(0, h - bh))
+            c = int(cat_ids[rng.randint(0, n_cats)])
+            crowd = int(rng.rand() < 0.01)
+            anns.append({"id": aid, "image_id": img_id, "category_id": c, "bbox": [x, y, bw, bh],
+                         "area": bw * bh * 0.8, "iscrowd": crowd, "segmentation": [[x, y, x + bw, y, x + bw, y + bh, x, y + bh]]})
+            objs.append((c, x, y, bw, bh))
+            aid += 1
+        k = 0
+        for (c, x, y, bw, bh) in objs:  # detections near each object
+            for _ in range(rng.randint(1, 4)):
+                if k >= dets_per_image:
+                    break
+                j = rng.normal(0, 0.08, size=4)
+                bb = np.array([x + j[0] * bw, y + j[1] * bh, bw * (1 + j[2]), bh * (1 + j[3])], np.float32)
+                dets.append({"image_id": img_id, "category_id": c, "bbox": bb.tolist(),
+                             "score": float(np.float32(rng.uniform(0.3, 1)))})
+                k += 1
+        while k < dets_per_image:  # background detections
+            bw, bh = float(rng.uniform(4, w / 2)), float(rng.uniform(4, h / 2))
+            bb = np.array([rng.uniform(0, w - bw), rng.uniform(0, h - bh), bw, bh], np.float32)
+            dets.append({"image_id": img_id, "category_id": int(cat_ids[rng.randint(0, n_cats)]),
+                         "bbox": bb.tolist(), "score": float(np.float32(rng.uniform(0, 0.7)))})
+            k += 1
+    gt = {"info": {}, "licenses": [], "images": images,
+          "categories": [{"id": c, "name": "class%d" % c, "supercategory": "x"} for c in cat_ids],
+          "annotations": anns}
+    with open(path_gt, "w") as f:
+        json.dump(gt, f)
+    with open(path_dt, "w") as f:
+        json.dump(dets, f)
+    return len(anns), len(dets)
+
+
+def bench_coco():
+    import contextlib
+    import io
+    os.makedirs(TMP, exist_ok=True)
+    gt_path, dt_path = os.path.join(TMP, "coco_gt.json"), os.path.join(TMP, "coco_dt.json")
+    if not (os.path.exists(gt_path) and os.path.exists(dt_path)):
+        n_gt, n_dt = coco_val_sized(gt_path, dt_path)
+    else:
+        n_gt, n_dt = len(json.load(open(gt_path))["annotations"]), len(json.load(open(dt_path)))
+    print("COCO-val-sized case: %d images, 80 categories, %d objects, %d detections (%.0f MB of results)"
+          % (5000, n_gt, n_dt, os.path.getsize(dt_path) / 1e6))
+    fovea = os.path.join(TMP, "fovea")
+    subprocess.run(["go", "build", "-o", fovea, "./cmd/fovea"], cwd=ROOT, check=True)
+    go_times, go_out = [], ""
+    for _ in range(3):
+        t0 = time.perf_counter()
+        go_out = subprocess.run([fovea, "eval", "coco", "--gt", gt_path, "--dt", dt_path, "--iou-type", "bbox"],
+                                check=True, capture_output=True, text=True).stdout
+        go_times.append(time.perf_counter() - t0)
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(gt_path)
+        dt = gt.loadRes(dt_path)
+        E = COCOeval(gt, dt, "bbox")
+        E.evaluate()
+        E.accumulate()
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        E.summarize()
+    py_s = time.perf_counter() - t0
+    same = buf.getvalue() == go_out
+    print("  pycocotools load+evaluate+accumulate+summarize: %.2f s" % py_s)
+    print("  fovea eval coco (whole run, JSON loading included): %s s, best %.2f s"
+          % (" ".join("%.2f" % t for t in go_times), min(go_times)))
+    print("  ratio pycocotools/fovea: %.1fx; summaries identical: %s" % (py_s / min(go_times), same))
+    if not same:
+        print(buf.getvalue())
+        print(go_out)
+
+
 if __name__ == "__main__":
     for what in sys.argv[1:] or ["seg", "coco"]:
         globals()["bench_" + what]()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 
 	"github.com/fovea-ml/fovea/metrics/coco"
@@ -68,24 +67,7 @@ ignoring −1, or −1. --pr-curve draws the mean precision/recall curves
 
 // evalCOCOFiles loads both files (concurrently) and evaluates on all cores.
 func evalCOCOFiles(gtPath, dtPath, iouType string) (*coco.Eval, *coco.Dataset, error) {
-	type raw struct {
-		data []byte
-		err  error
-	}
-	dtc := make(chan raw, 1)
-	go func() {
-		b, err := os.ReadFile(dtPath)
-		dtc <- raw{b, err}
-	}()
-	gt, err := coco.LoadDataset(gtPath)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--gt: %w", err)
-	}
-	r := <-dtc
-	if r.err != nil {
-		return nil, nil, fmt.Errorf("--dt: %w", r.err)
-	}
-	dts, err := coco.ParseResults(dtPath, r.data, gt)
+	gt, dts, err := coco.LoadFiles(gtPath, dtPath)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -27,10 +27,11 @@
 package coco
 
 import (
+	"cmp"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
-	"sort"
 	"sync"
 
 	"github.com/fovea-ml/fovea/metrics"
@@ -80,12 +81,6 @@ type Eval struct {
 	// AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl), −1 where
 	// undefined.
 	Stats []float64
-}
-
-// perImage is the evaluation of one image for one category and area range.
-type perImage struct {
-	npig  int     // non-ignored ground truths
-	codes []uint8 // (T, D): 1 true positive, 2 false positive, 0 ignored
 }
 
 // Evaluate runs evaluate + accumulate + summarize on all images and
@@ -234,26 +229,42 @@ func (c *catEval) category(k int, gtIdx, dtIdx []int32) {
 	T, A := len(p.IoUThrs), len(p.AreaRng)
 	maxDet := p.MaxDets[len(p.MaxDets)-1]
 	gtAnn, dtAnn := c.gt.Annotations, c.dts
-	// Group by image in ascending image id; stable, so each image keeps the
-	// file order of its annotations (pycocotools' imgToAnns lists).
-	sort.SliceStable(gtIdx, func(a, b int) bool {
-		return c.imgRank[gtAnn[gtIdx[a]].ImageID] < c.imgRank[gtAnn[gtIdx[b]].ImageID]
-	})
-	sort.SliceStable(dtIdx, func(a, b int) bool {
-		return c.imgRank[dtAnn[dtIdx[a]].ImageID] < c.imgRank[dtAnn[dtIdx[b]].ImageID]
-	})
-
-	type imgDets struct {
-		scores []float64 // (D,) descending
-		res    []perImage
+	// Group by image in ascending image id, each image keeping the file
+	// order of its annotations (pycocotools' imgToAnns lists): sorting on
+	// (image rank, file index) is a stable sort by image.
+	byImage := func(anns []Annotation) func(a, b int32) int {
+		return func(a, b int32) int {
+			ra, rb := c.imgRank[anns[a].ImageID], c.imgRank[anns[b].ImageID]
+			if ra != rb {
+				return cmp.Compare(ra, rb)
+			}
+			return cmp.Compare(a, b)
+		}
 	}
-	var imgs []imgDets
+	slices.SortFunc(gtIdx, byImage(gtAnn))
+	slices.SortFunc(dtIdx, byImage(dtAnn))
+	// Highest score first; ties keep file order (np.argsort mergesort on
+	// -score).
+	byScore := func(a, b int32) int {
+		if sa, sb := dtAnn[a].Score, dtAnn[b].Score; sa != sb {
+			if sa > sb {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a, b)
+	}
+
+	type imgSpan struct{ off, n int } // the image's detections in scores[off:off+n]
+	var imgs []imgSpan
+	var scores []float64
+	var codeParts [][]uint8 // per image: (A, T, D) codes
 	npig := make([]int, A)
-	totalD := 0
 	gi, di := 0, 0
 	var scratch matchScratch
+	var d []int32
 	for gi < len(gtIdx) || di < len(dtIdx) {
-		rank := int32(1<<31 - 1)
+		rank := int32(math.MaxInt32)
 		if gi < len(gtIdx) {
 			rank = c.imgRank[gtAnn[gtIdx[gi]].ImageID]
 		}
@@ -268,74 +279,84 @@ func (c *catEval) category(k int, gtIdx, dtIdx []int32) {
 			di++
 		}
 		g := gtIdx[g0:gi]
-		d := slices.Clone(dtIdx[d0:di])
-		// dt sorted by score, highest first, stable (np.argsort mergesort on -score)
-		sort.SliceStable(d, func(a, b int) bool { return dtAnn[d[a]].Score > dtAnn[d[b]].Score })
+		d = append(d[:0], dtIdx[d0:di]...)
+		slices.SortFunc(d, byScore)
 		if len(d) > maxDet {
 			d = d[:maxDet]
 		}
 		ious := c.iouMatrix(d, g)
-		im := imgDets{scores: make([]float64, len(d)), res: make([]perImage, A)}
-		for j, x := range d {
-			im.scores[j] = dtAnn[x].Score
+		imgs = append(imgs, imgSpan{len(scores), len(d)})
+		for _, x := range d {
+			scores = append(scores, dtAnn[x].Score)
 		}
+		codes := make([]uint8, A*T*len(d))
 		for a := range A {
-			im.res[a] = evaluateImg(p, gtAnn, dtAnn, g, d, ious, p.AreaRng[a], &scratch)
-			npig[a] += im.res[a].npig
+			npig[a] += evaluateImg(p, gtAnn, dtAnn, g, d, ious, p.AreaRng[a], &scratch, codes[a*T*len(d):(a+1)*T*len(d)])
 		}
-		_ = T
-		totalD += len(d)
-		imgs = append(imgs, im)
+		codeParts = append(codeParts, codes)
 	}
 	if len(imgs) == 0 {
 		return // no image has this category: precision stays −1
+	}
+	// codes laid out (A, T, totalD) so that one accumulation walks one row.
+	totalD := len(scores)
+	codes := make([]uint8, A*T*totalD)
+	for i, sp := range imgs {
+		for a := range A {
+			for t := range T {
+				src := codeParts[i][(a*T+t)*sp.n : (a*T+t+1)*sp.n]
+				copy(codes[(a*T+t)*totalD+sp.off:], src)
+			}
+		}
 	}
 
 	// accumulate
 	e := c.e
 	R, K, M := len(p.RecThrs), len(e.CatIDs), len(p.MaxDets)
-	type ref struct {
-		score float64
-		img   int32
-		d     int32
-	}
-	all := make([]ref, 0, totalD)
-	tp := make([]float64, 0, totalD)
-	fp := make([]float64, 0, totalD)
-	rc := make([]float64, 0, totalD)
-	pr := make([]float64, 0, totalD)
+	order := make([]int32, 0, totalD)
+	pr := make([]float64, totalD)
+	ntpAt := make([]int32, totalD)
 	for m, md := range p.MaxDets {
-		all = all[:0]
-		for i, im := range imgs {
-			for j := range min(md, len(im.scores)) {
-				all = append(all, ref{im.scores[j], int32(i), int32(j)})
+		order = order[:0]
+		for _, sp := range imgs {
+			for j := range min(md, sp.n) {
+				order = append(order, int32(sp.off+j))
 			}
 		}
-		sort.SliceStable(all, func(a, b int) bool { return all[a].score > all[b].score })
-		nd := len(all)
+		// Stable by descending score across images in image order: the
+		// global position breaks ties.
+		slices.SortFunc(order, func(a, b int32) int {
+			if sa, sb := scores[a], scores[b]; sa != sb {
+				if sa > sb {
+					return -1
+				}
+				return 1
+			}
+			return cmp.Compare(a, b)
+		})
+		nd := len(order)
 		for a := range A {
 			if npig[a] == 0 {
 				continue
 			}
+			fnpig := float64(npig[a])
 			for t := range T {
-				var ntp, nfp int
-				tp, fp, rc, pr = tp[:0], fp[:0], rc[:0], pr[:0]
-				for _, x := range all {
-					res := &imgs[x.img].res[a]
-					D := len(imgs[x.img].scores)
-					switch res.codes[t*D+int(x.d)] {
+				row := codes[(a*T+t)*totalD : (a*T+t+1)*totalD]
+				var ntp, nfp int32
+				for i, g := range order {
+					switch row[g] {
 					case 1:
 						ntp++
 					case 2:
 						nfp++
 					}
-					ftp, ffp := float64(ntp), float64(nfp)
-					rc = append(rc, ftp/float64(npig[a]))
-					pr = append(pr, ftp/(ffp+ftp+0x1p-52))
+					ftp := float64(ntp)
+					pr[i] = ftp / (float64(nfp) + ftp + 0x1p-52)
+					ntpAt[i] = ntp
 				}
 				ri := (t*K+k)*A*M + a*M + m
 				if nd > 0 {
-					e.Recall[ri] = rc[nd-1]
+					e.Recall[ri] = float64(ntpAt[nd-1]) / fnpig
 				} else {
 					e.Recall[ri] = 0
 				}
@@ -346,13 +367,14 @@ func (c *catEval) category(k int, gtIdx, dtIdx []int32) {
 				}
 				j := 0
 				for r, thr := range p.RecThrs {
-					for j < nd && rc[j] < thr {
+					// np.searchsorted(rc, thr, 'left') with rc = tp/npig
+					for j < nd && float64(ntpAt[j])/fnpig < thr {
 						j++
 					}
 					pi := ((t*R+r)*K+k)*A*M + a*M + m
 					if j < nd {
 						e.Precision[pi] = pr[j]
-						e.Scores[pi] = all[j].score
+						e.Scores[pi] = scores[order[j]]
 					} else {
 						e.Precision[pi] = 0
 						e.Scores[pi] = 0
@@ -405,9 +427,11 @@ type matchScratch struct {
 
 // evaluateImg is COCOeval.evaluateImg for one area range: g in file order,
 // d sorted and capped, ious[d*len(g)+g] in those orders.
-func evaluateImg(p *Params, gtAnn, dtAnn []Annotation, g, d []int32, ious []float64, rng [2]float64, s *matchScratch) perImage {
-	T, G, D := len(p.IoUThrs), len(g), len(d)
-	res := perImage{codes: make([]uint8, T*D)}
+// It writes codes: (T, D), 1 true positive, 2 false positive, 0 ignored,
+// and returns the number of non-ignored ground truths.
+func evaluateImg(p *Params, gtAnn, dtAnn []Annotation, g, d []int32, ious []float64, rng [2]float64, s *matchScratch, codes []uint8) int {
+	G, D := len(g), len(d)
+	npig := 0
 	// gt ignore flags; stable sort with non-ignored first
 	s.gtOrder = s.gtOrder[:0]
 	s.gtIg = s.gtIg[:0]
@@ -421,7 +445,7 @@ func evaluateImg(p *Params, gtAnn, dtAnn []Annotation, g, d []int32, ious []floa
 				s.gtIg = append(s.gtIg, ig)
 				s.crowd = append(s.crowd, a.IsCrowd)
 				if !ig {
-					res.npig++
+					npig++
 				}
 			}
 		}
@@ -466,13 +490,13 @@ func evaluateImg(p *Params, gtAnn, dtAnn []Annotation, g, d []int32, ious []floa
 			switch {
 			case ig:
 			case s.dtm[di]:
-				res.codes[t*D+di] = 1
+				codes[t*D+di] = 1
 			default:
-				res.codes[t*D+di] = 2
+				codes[t*D+di] = 2
 			}
 		}
 	}
-	return res
+	return npig
 }
 
 func resize(b []bool, n int) []bool {
