@@ -256,16 +256,36 @@ func sigmoid64(v float64) float64 {
 
 // Sigmoid returns 1 / (1 + exp(−x)) elementwise; its derivative is y·(1 − y).
 func Sigmoid(x *tensor.Tensor) *tensor.Tensor {
-	return mapPointwise("Sigmoid", x,
-		func(v float32) float32 { return float32(sigmoid64(float64(v))) },
-		func(_, y float32) float32 { return y * (1 - y) })
+	return pointwise("Sigmoid", x,
+		func(y, x []float32) {
+			x = x[:len(y)]
+			for i, v := range x {
+				y[i] = sigmoidf(v)
+			}
+		},
+		func(gx, g, _, y []float32) {
+			g, y = g[:len(gx)], y[:len(gx)]
+			for i, v := range y {
+				gx[i] = g[i] * v * (1 - v)
+			}
+		})
 }
 
 // Tanh returns tanh(x) elementwise; its derivative is 1 − y².
 func Tanh(x *tensor.Tensor) *tensor.Tensor {
-	return mapPointwise("Tanh", x,
-		func(v float32) float32 { return float32(math.Tanh(float64(v))) },
-		func(_, y float32) float32 { return 1 - y*y })
+	return pointwise("Tanh", x,
+		func(y, x []float32) {
+			x = x[:len(y)]
+			for i, v := range x {
+				y[i] = tanhf(v)
+			}
+		},
+		func(gx, g, _, y []float32) {
+			g, y = g[:len(gx)], y[:len(gx)]
+			for i, v := range y {
+				gx[i] = g[i] * (1 - v*v)
+			}
+		})
 }
 
 // GELUApprox selects the form of GELU.
@@ -292,50 +312,69 @@ const (
 func GELU(x *tensor.Tensor, approx GELUApprox) *tensor.Tensor {
 	switch approx {
 	case GELUExact:
-		return mapPointwise("GELU", x,
-			func(v float32) float32 {
-				z := float64(v)
-				return float32(0.5 * z * (1 + math.Erf(z*invSqrt2)))
+		return pointwise("GELU", x,
+			func(y, x []float32) {
+				x = x[:len(y)]
+				for i, v := range x {
+					y[i] = v * normCDF(v)
+				}
 			},
-			func(v, _ float32) float32 {
-				z := float64(v)
-				cdf := 0.5 * (1 + math.Erf(z*invSqrt2))
-				pdf := math.Exp(-0.5*z*z) * invSqrt2Pi
-				return float32(cdf + z*pdf)
+			func(gx, g, x, _ []float32) {
+				g, x = g[:len(gx)], x[:len(gx)]
+				for i, v := range x {
+					gx[i] = g[i] * geluGrad(v)
+				}
 			})
 	case GELUTanh:
-		return mapPointwise("GELU", x,
-			func(v float32) float32 {
-				z := float64(v)
-				return float32(0.5 * z * (1 + math.Tanh(sqrt2OverPi*(z+geluKappa*z*z*z))))
+		return pointwise("GELU", x,
+			func(y, x []float32) {
+				x = x[:len(y)]
+				for i, v := range x {
+					y[i] = 0.5 * v * (1 + tanhf(sqrt2OverPi*(v+geluKappa*v*v*v)))
+				}
 			},
-			func(v, _ float32) float32 {
-				z := float64(v)
-				t := math.Tanh(sqrt2OverPi * (z + geluKappa*z*z*z))
-				return float32(0.5*(1+t) + 0.5*z*(1-t*t)*sqrt2OverPi*(1+3*geluKappa*z*z))
+			func(gx, g, x, _ []float32) {
+				g, x = g[:len(gx)], x[:len(gx)]
+				for i, v := range x {
+					t := tanhf(sqrt2OverPi * (v + geluKappa*v*v*v))
+					gx[i] = g[i] * (0.5*(1+t) + 0.5*v*(1-t*t)*sqrt2OverPi*(1+3*geluKappa*v*v))
+				}
 			})
 	}
 	panic(fmt.Sprintf("functional.GELU: unknown GELUApprox %d", approx))
 }
+
+// gelu is the exact GELU x·Φ(x) and geluGrad its derivative Φ(x) + x·φ(x).
+func gelu(v float32) float32     { return v * normCDF(v) }
+func geluGrad(v float32) float32 { return normCDF(v) + v*normPDF(v) }
 
 // SiLU returns x·σ(x) elementwise (the sigmoid linear unit, Swish with β = 1).
 func SiLU(x *tensor.Tensor) *tensor.Tensor { return swish("SiLU", x, 1) }
 
 // Swish returns x·σ(β·x) elementwise (Ramachandran et al. 2017) for a fixed
 // β; β = 1 is SiLU. Its derivative is σ(βx) + βx·σ(βx)·(1 − σ(βx)).
-func Swish(x *tensor.Tensor, beta float32) *tensor.Tensor { return swish("Swish", x, float64(beta)) }
+func Swish(x *tensor.Tensor, beta float32) *tensor.Tensor { return swish("Swish", x, beta) }
 
-func swish(op string, x *tensor.Tensor, beta float64) *tensor.Tensor {
-	return mapPointwise(op, x,
-		func(v float32) float32 {
-			z := float64(v)
-			return float32(z * sigmoid64(beta*z))
+func swish(op string, x *tensor.Tensor, beta float32) *tensor.Tensor {
+	return pointwise(op, x,
+		func(y, x []float32) {
+			x = x[:len(y)]
+			for i, v := range x {
+				y[i] = v * sigmoidf(beta*v)
+			}
 		},
-		func(v, _ float32) float32 {
-			z := float64(v)
-			s := sigmoid64(beta * z)
-			return float32(s * (1 + beta*z*(1-s)))
+		func(gx, g, x, _ []float32) {
+			g, x = g[:len(gx)], x[:len(gx)]
+			for i, v := range x {
+				gx[i] = g[i] * swishGrad(v, beta)
+			}
 		})
+}
+
+// swishGrad is the derivative of x·σ(βx).
+func swishGrad(v, beta float32) float32 {
+	s := sigmoidf(beta * v)
+	return s * (1 + beta*v*(1-s))
 }
 
 // softplus64 is log(1 + exp(v)) without overflow.
@@ -348,16 +387,35 @@ func softplus64(v float64) float64 {
 
 // Mish returns x·tanh(softplus(x)) elementwise (Misra 2019).
 func Mish(x *tensor.Tensor) *tensor.Tensor {
-	return mapPointwise("Mish", x,
-		func(v float32) float32 {
-			z := float64(v)
-			return float32(z * math.Tanh(softplus64(z)))
+	return pointwise("Mish", x,
+		func(y, x []float32) {
+			x = x[:len(y)]
+			for i, v := range x {
+				t, _ := mishParts(v)
+				y[i] = v * t
+			}
 		},
-		func(v, _ float32) float32 {
-			z := float64(v)
-			t := math.Tanh(softplus64(z))
-			return float32(t + z*sigmoid64(z)*(1-t*t))
+		func(gx, g, x, _ []float32) {
+			g, x = g[:len(gx)], x[:len(gx)]
+			for i, v := range x {
+				t, dt := mishParts(v)
+				gx[i] = g[i] * (t + v*dt)
+			}
 		})
+}
+
+// mishParts returns t = tanh(softplus(x)) and its derivative σ(x)·(1 − t²)
+// from one exponential: with n = eˣ and w = n(n + 2), t = w/(w + 2) and
+// 1 − t² = 4(w + 1)/(w + 2)².
+func mishParts(v float32) (t, dt float32) {
+	if v >= 15 { // t rounds to 1 and x·dt < 1e-11
+		return 1, 0
+	}
+	n := expf(v)
+	w := n * (n + 2)
+	d := w + 2
+	t = w / d
+	return t, n / (1 + n) * 4 * (w + 1) / (d * d)
 }
 
 // Softplus returns log(1 + exp(β·x))/β elementwise, and x itself where
@@ -379,7 +437,7 @@ func Softplus(x *tensor.Tensor, beta, threshold float32) *tensor.Tensor {
 			if v*beta > threshold {
 				return 1
 			}
-			return float32(sigmoid64(float64(v) * b))
+			return sigmoidf(v * beta)
 		})
 }
 

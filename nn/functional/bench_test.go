@@ -82,3 +82,25 @@ func BenchmarkGELU(b *testing.B) {
 		functional.GELU(x, functional.GELUExact)
 	}
 }
+
+func BenchmarkSiLU(b *testing.B) {
+	x := benchInput()
+	for b.Loop() {
+		functional.SiLU(x)
+	}
+}
+
+func BenchmarkSigmoid(b *testing.B) {
+	x := benchInput()
+	for b.Loop() {
+		functional.Sigmoid(x)
+	}
+}
+
+func BenchmarkGELUBackward(b *testing.B) {
+	x := benchInput().SetRequiresGrad(true)
+	g := tensor.Ones(x.Shape()...)
+	for b.Loop() {
+		functional.GELU(x, functional.GELUExact).BackwardWith(g)
+	}
+}

@@ -2,7 +2,6 @@ package functional
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/fovea-ml/fovea/tensor"
 )
@@ -12,7 +11,7 @@ import (
 // (the second) along axis, whose length must be even, and the result is
 // a ⊙ σ(b), with axis halved. x: (…, 2D, …) → (…, D, …).
 func GLU(x *tensor.Tensor, axis int) *tensor.Tensor {
-	return gated("GLU", x, axis, sigmoid64, func(v, s float64) float64 { return s * (1 - s) })
+	return gated("GLU", x, axis, sigmoidf, func(_, s float32) float32 { return s * (1 - s) })
 }
 
 // ReGLU returns a ⊙ relu(b) for the halves a (first) and b (second) of x
@@ -22,8 +21,8 @@ func GLU(x *tensor.Tensor, axis int) *tensor.Tensor {
 // the activation. x: (…, 2D, …) → (…, D, …).
 func ReGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
 	return gated("ReGLU", x, axis,
-		func(v float64) float64 { return max(v, 0) },
-		func(v, _ float64) float64 {
+		func(v float32) float32 { return max(v, 0) },
+		func(v, _ float32) float32 {
 			if v > 0 {
 				return 1
 			}
@@ -36,10 +35,7 @@ func ReGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
 // x: (…, 2D, …) → (…, D, …).
 func GeGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
 	return gated("GeGLU", x, axis,
-		func(v float64) float64 { return 0.5 * v * (1 + math.Erf(v*invSqrt2)) },
-		func(v, _ float64) float64 {
-			return 0.5*(1+math.Erf(v*invSqrt2)) + v*math.Exp(-0.5*v*v)*invSqrt2Pi
-		})
+		gelu, func(v, _ float32) float32 { return geluGrad(v) })
 }
 
 // SwiGLU returns a ⊙ silu(b) for the halves a (first) and b (second) of x
@@ -49,16 +45,13 @@ func GeGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
 // x: (…, 2D, …) → (…, D, …).
 func SwiGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
 	return gated("SwiGLU", x, axis,
-		func(v float64) float64 { return v * sigmoid64(v) },
-		func(v, _ float64) float64 {
-			s := sigmoid64(v)
-			return s * (1 + v*(1-s))
-		})
+		func(v float32) float32 { return v * sigmoidf(v) },
+		func(v, _ float32) float32 { return swishGrad(v, 1) })
 }
 
 // gated computes a ⊙ act(b) for the two halves of x along axis. dact(b, act(b))
 // is the derivative of act.
-func gated(op string, x *tensor.Tensor, axis int, act func(float64) float64, dact func(b, ab float64) float64) *tensor.Tensor {
+func gated(op string, x *tensor.Tensor, axis int, act func(float32) float32, dact func(b, ab float32) float32) *tensor.Tensor {
 	shape := x.Shape()
 	ax := axis
 	if ax < 0 {
@@ -80,7 +73,7 @@ func gated(op string, x *tensor.Tensor, axis int, act func(float64) float64, dac
 	for o := 0; o < outer; o++ {
 		a, b, y := xd[2*o*half:], xd[(2*o+1)*half:], yd[o*half:]
 		for i := 0; i < half; i++ {
-			y[i] = float32(float64(a[i]) * act(float64(b[i])))
+			y[i] = a[i] * act(b[i])
 		}
 	}
 	return tensor.Record(op, out, func(g *tensor.Tensor) []*tensor.Tensor {
@@ -90,10 +83,9 @@ func gated(op string, x *tensor.Tensor, axis int, act func(float64) float64, dac
 			a, b, gg := xd[2*o*half:], xd[(2*o+1)*half:], gd[o*half:]
 			ga, gb := gxd[2*o*half:], gxd[(2*o+1)*half:]
 			for i := 0; i < half; i++ {
-				bv := float64(b[i])
-				ab := act(bv)
-				ga[i] = float32(float64(gg[i]) * ab)
-				gb[i] = float32(float64(gg[i]) * float64(a[i]) * dact(bv, ab))
+				ab := act(b[i])
+				ga[i] = gg[i] * ab
+				gb[i] = gg[i] * a[i] * dact(b[i], ab)
 			}
 		}
 		return []*tensor.Tensor{gx}

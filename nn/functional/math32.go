@@ -1,0 +1,175 @@
+package functional
+
+import "math"
+
+// Float32 versions of the transcendental functions the activations need,
+// faster than converting to float64 for package math. expf, tanhf and the
+// erf polynomials follow the Cephes single-precision library (S. L.
+// Moshier), the same approximations PyTorch's vectorised CPU kernels use;
+// math32_test.go bounds their error against package math.
+
+const (
+	log2e = 1.44269504088896341
+	ln2Hi = 0.693359375    // ln 2 rounded to 9 bits, so n·ln2Hi is exact
+	ln2Lo = -2.12194440e-4 // ln 2 − ln2Hi
+)
+
+// expf returns e^x with an error of about one ulp. Outside (−87, 88), where
+// the result is subnormal or overflows, and for NaN, it defers to math.Exp.
+func expf(x float32) float32 {
+	if !(x > -87 && x < 88) {
+		return float32(math.Exp(float64(x)))
+	}
+	// n = round(x/ln 2) by truncating x/ln 2 ± ½, so |r| ≤ ln(2)/2.
+	t := x * log2e
+	if t < 0 {
+		t -= 0.5
+	} else {
+		t += 0.5
+	}
+	k := int32(t)
+	n := float32(k)
+	r := x - n*ln2Hi - n*ln2Lo
+	return expPoly(r) * math.Float32frombits(uint32(k+127)<<23)
+}
+
+// expPoly returns e^r for |r| ≤ ln(2)/2 (Cephes expf's polynomial).
+func expPoly(r float32) float32 {
+	p := float32(1.9875691500e-4)
+	p = p*r + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	return p*r*r + r + 1
+}
+
+// sigmoidf returns 1/(1 + e^−x) without overflow at either end.
+func sigmoidf(x float32) float32 {
+	if x >= 0 {
+		return 1 / (1 + expf(-x))
+	}
+	e := expf(x)
+	return e / (1 + e)
+}
+
+// tanhf returns tanh x: an odd polynomial below |x| = 0.625, where
+// 1 − 2/(e^{2x} + 1) would lose relative precision, that formula above.
+func tanhf(x float32) float32 {
+	a := x
+	if a < 0 {
+		a = -a
+	}
+	if a < 0.625 {
+		z := x * x
+		p := float32(-5.70498872745e-3)
+		p = p*z + 2.06390887954e-2
+		p = p*z - 5.37397155531e-2
+		p = p*z + 1.33314422036e-1
+		p = p*z - 3.33332819422e-1
+		return p*z*x + x
+	}
+	if a > 9 { // tanh 9 rounds to 1
+		if x < 0 {
+			return -1
+		}
+		return 1
+	}
+	y := 1 - 2/(expf(a+a)+1) // NaN stays NaN
+	if x < 0 {
+		return -y
+	}
+	return y
+}
+
+// erff returns erf x for |x| < 1 (Cephes: x·T(x²)).
+func erfSmall(x float32) float32 {
+	z := x * x
+	p := float32(7.853861353153693e-5)
+	p = p*z - 8.010193625184903e-4
+	p = p*z + 5.188327685732524e-3
+	p = p*z - 2.685381193529856e-2
+	p = p*z + 1.128358514861418e-1
+	p = p*z - 3.761262582423300e-1
+	p = p*z + 1.128379165726710
+	return x * p
+}
+
+// expNegSquare returns e^(−c·x²) for c = 1 or ½ without rounding x² to
+// float32 first (which would cost up to ~100 ulp in the far tail): x² is
+// exact in float64, and so is the range reduction.
+func expNegSquare(x, c float32) float32 {
+	a := -float64(c) * float64(x) * float64(x)
+	if !(a > -87) {
+		return float32(math.Exp(a))
+	}
+	k := int32(a*log2e - 0.5) // round to nearest; a ≤ 0
+	r := float32(a - float64(k)*math.Ln2)
+	return expPoly(r) * math.Float32frombits(uint32(k+127)<<23)
+}
+
+// erfcTail returns erfc(a)·e^(a²) for a ≥ 1 (Cephes: P(1/a²)/a, with one
+// polynomial on [1, 2) and another from 2 on).
+func erfcTail(a float32) float32 {
+	q := 1 / a
+	z := q * q
+	var p float32
+	if a < 2 {
+		p = 2.326819970068386e-2
+		p = p*z - 1.387039388740657e-1
+		p = p*z + 3.687424674597105e-1
+		p = p*z - 5.824733027278666e-1
+		p = p*z + 6.210004621745983e-1
+		p = p*z - 4.944515323274145e-1
+		p = p*z + 3.404879937665872e-1
+		p = p*z - 2.741127028184656e-1
+		p = p*z + 5.638259427386472e-1
+	} else {
+		p = -1.047766399936249e1
+		p = p*z + 1.297719955372516e1
+		p = p*z - 7.495518717768503
+		p = p*z + 2.921019019210786
+		p = p*z - 1.015265279202700
+		p = p*z + 4.218463358204948e-1
+		p = p*z - 2.820767439740514e-1
+		p = p*z + 5.641895067754075e-1
+	}
+	return q * p
+}
+
+// erfcf returns erfc x = 1 − erf x, keeping its relative precision for
+// large positive x.
+func erfcf(x float32) float32 {
+	a := x
+	if a < 0 {
+		a = -a
+	}
+	if !(a >= 1) { // also NaN
+		return 1 - erfSmall(x)
+	}
+	var y float32
+	if a < 10 { // erfc 10 ≈ 2e−45 underflows
+		y = expNegSquare(a, 1) * erfcTail(a)
+	}
+	if x < 0 {
+		return 2 - y
+	}
+	return y
+}
+
+// normCDF returns Φ(x) = ½·erfc(−x/√2), the standard normal CDF, keeping its
+// relative precision in the lower tail: there e^(−x²/2) is computed from x
+// itself, not from the rounded x/√2.
+func normCDF(x float32) float32 {
+	a := -x * invSqrt2
+	if a >= 1 {
+		if a >= 10 {
+			return 0
+		}
+		return 0.5 * expNegSquare(x, 0.5) * erfcTail(a)
+	}
+	return 0.5 * erfcf(a)
+}
+
+// normPDF returns φ(x) = e^(−x²/2)/√(2π).
+func normPDF(x float32) float32 { return expNegSquare(x, 0.5) * invSqrt2Pi }
