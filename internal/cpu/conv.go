@@ -125,10 +125,15 @@ func newConvView(p ConvParams) *convView {
 	return v
 }
 
-// fill writes the phase planes of one image-group xg (cg, H, W) into buf.
-func (v *convView) fill(xg, buf []float32) {
+// fill writes the phase planes of one image-group xg (cg, H, W) into buf;
+// scratch is space for W values.
+func (v *convView) fill(xg, buf, scratch []float32) {
 	p := v.p
 	sh, sw := p.StrideH, p.StrideW
+	if sw == 2 {
+		v.fill2(xg, buf, scratch)
+		return
+	}
 	for a := 0; a < sh; a++ {
 		for b := 0; b < sw; b++ {
 			for ci := 0; ci < v.cg; ci++ {
@@ -173,9 +178,60 @@ func (v *convView) fill(xg, buf []float32) {
 	clear(buf[len(buf)-v.wq:])
 }
 
+// fill2 is fill for StrideW == 2: it splits each input row into its even
+// and odd columns once and copies those to the two column phases.
+func (v *convView) fill2(xg, buf, scratch []float32) {
+	p := v.p
+	sh := p.StrideH
+	ne := (p.W + 1) / 2
+	ev, od := scratch[:ne], scratch[ne:p.W]
+	for a := 0; a < sh; a++ {
+		for ci := 0; ci < v.cg; ci++ {
+			src := xg[ci*p.H*p.W : (ci+1)*p.H*p.W]
+			for i := 0; i < v.hq; i++ {
+				y := i*sh + a - p.PadH
+				for b := 0; b < 2; b++ {
+					row := buf[((a*2+b)*v.cg+ci)*v.plane+i*v.wq : ((a*2+b)*v.cg+ci)*v.plane+(i+1)*v.wq]
+					if y < 0 || y >= p.H {
+						clear(row)
+					}
+				}
+				if y < 0 || y >= p.H {
+					continue
+				}
+				srow := src[y*p.W : (y+1)*p.W]
+				deinterleave2(ev[:p.W/2], od, srow)
+				if p.W%2 == 1 {
+					ev[ne-1] = srow[p.W-1]
+				}
+				for b := 0; b < 2; b++ {
+					row := buf[((a*2+b)*v.cg+ci)*v.plane+i*v.wq : ((a*2+b)*v.cg+ci)*v.plane+(i+1)*v.wq]
+					// row[j] = srow[2j + t] with t = b − PadW.
+					t := b - p.PadW
+					half := ev
+					if t&1 != 0 {
+						half = od
+					}
+					q := t >> 1 // floor(t/2): row[j] = half[j+q]
+					jlo := max(0, -q)
+					jhi := min(v.wq, len(half)-q)
+					if jhi <= jlo {
+						clear(row)
+						continue
+					}
+					clear(row[:jlo])
+					copy(row[jlo:jhi], half[jlo+q:jhi+q])
+					clear(row[jhi:])
+				}
+			}
+		}
+	}
+	clear(buf[len(buf)-v.wq:])
+}
+
 // convBufs holds one goroutine's convolution scratch space.
 type convBufs struct {
-	phase, out, wt []float32
+	phase, out, wt, row []float32
 }
 
 var convBufPool = sync.Pool{New: func() any { return new(convBufs) }}
@@ -189,17 +245,31 @@ func (v *convView) source(x []float32, n, g int, bufs *convBufs) ([]float32, int
 		return xg, 0
 	}
 	bufs.phase = grow(bufs.phase, v.bufLen)
-	v.fill(xg, bufs.phase)
+	bufs.row = grow(bufs.row, p.W)
+	v.fill(xg, bufs.phase, bufs.row)
 	return bufs.phase, 0
 }
 
-// colPacker packs the im2col view (rows p = (ci, kh, kw), columns j') as
-// op(B) of a GEMM.
+// colPacker packs the im2col matrix (rows p = (ci, kh, kw), columns
+// j = oh·OW + ow) as op(B) of a GEMM, reading column j at buffer position
+// oh·Wq + ow (so the thrown-away columns are never computed).
 func (v *convView) colPacker(buf []float32, base int) bPacker {
 	return func(p0, kc, j0, nc, nr int, dst []float32) {
 		offs := v.offs[p0 : p0+kc]
 		for jr := 0; jr < nc; jr += nr {
-			packRows(dst[jr*kc:jr*kc+nr*kc], buf, base+j0+jr, offs, min(nr, nc-jr), nr)
+			panel := dst[jr*kc : jr*kc+nr*kc]
+			end := j0 + jr + min(nr, nc-jr)
+			for j := j0 + jr; j < end; {
+				r, c := j/v.ow, j%v.ow
+				seg := min(v.ow-c, end-j)
+				lane := j - j0 - jr
+				lanes := seg
+				if j+seg == end {
+					lanes = nr - lane // the last segment also zero-fills the panel
+				}
+				packRowsLanes(panel[lane:], buf, base+r*v.wq+c, offs, seg, lanes, nr)
+				j += seg
+			}
 		}
 	}
 }
@@ -247,46 +317,18 @@ func Conv2dForward(p ConvParams, x, w, bias, y []float32) {
 		buf, base := v.source(x, n, g, bufs)
 		wg := w[g*v.coutG*v.kdim : (g+1)*v.coutG*v.kdim]
 		yg := y[(n*p.Cout+g*v.coutG)*ohw : (n*p.Cout+(g+1)*v.coutG)*ohw]
-		var c []float32
 		var beta float32
-		if v.exactWidth {
-			c = yg
-			if bias != nil {
-				for co := 0; co < v.coutG; co++ {
-					fill(yg[co*ohw:(co+1)*ohw], bias[g*v.coutG+co])
-				}
-				beta = 1
+		if bias != nil {
+			for co := 0; co < v.coutG; co++ {
+				fill(yg[co*ohw:(co+1)*ohw], bias[g*v.coutG+co])
 			}
-		} else {
-			bufs.out = grow(bufs.out, v.coutG*v.ncols)
-			c = bufs.out
+			beta = 1
 		}
 		pa, pb := matPacker(wg, v.kdim), v.colPacker(buf, base)
 		if threaded {
-			gemmParallel(active, v.coutG, v.ncols, v.kdim, 1, pa, pb, beta, c, v.ncols)
+			gemmParallel(active, v.coutG, ohw, v.kdim, 1, pa, pb, beta, yg, ohw)
 		} else {
-			gemmPacked(active, v.coutG, v.ncols, v.kdim, 1, pa, pb, beta, c, v.ncols)
-		}
-		if !v.exactWidth {
-			for co := 0; co < v.coutG; co++ {
-				b := float32(0)
-				if bias != nil {
-					b = bias[g*v.coutG+co]
-				}
-				dst := yg[co*ohw : (co+1)*ohw]
-				src := c[co*v.ncols : (co+1)*v.ncols]
-				for oh := 0; oh < v.oh; oh++ {
-					d := dst[oh*v.ow : (oh+1)*v.ow]
-					s := src[oh*v.wq : oh*v.wq+v.ow]
-					if b == 0 {
-						copy(d, s)
-					} else {
-						for i, val := range s {
-							d[i] = val + b
-						}
-					}
-				}
-			}
+			gemmPacked(active, v.coutG, ohw, v.kdim, 1, pa, pb, beta, yg, ohw)
 		}
 	}
 	runImages(p.N, p.Groups, one)

@@ -5,7 +5,7 @@ package cpu
 // availableKernels lists the micro-kernels usable on this CPU, best first.
 func availableKernels() []kernel { return []kernel{genericKernel} }
 
-func packRowsAsm(dst, src []float32, base int, offs []int32, cols, stride int) {
+func packRowsAsm(dst, src []float32, base int, offs []int32, cols, lanes, stride int) {
 	panic("cpu: no assembly packing in this build")
 }
 
@@ -16,3 +16,5 @@ func transposePackAsm(dst []float32, dstStride int, src []float32, base int, off
 func axpyAsm(a float32, x, y []float32) { panic("cpu: no assembly in this build") }
 
 func dotAsm(x, y []float32) float32 { panic("cpu: no assembly in this build") }
+
+func deinterleave2Asm(even, odd, src []float32) { panic("cpu: no assembly in this build") }

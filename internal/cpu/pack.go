@@ -12,21 +12,29 @@ import "fmt"
 // packRows sets, for p in [0, len(offs)), dst[p*stride+q] = src[base+offs[p]+q]
 // for q < cols and dst[p*stride+q] = 0 for cols ≤ q < stride.
 func packRows(dst, src []float32, base int, offs []int32, cols, stride int) {
+	packRowsLanes(dst, src, base, offs, cols, stride, stride)
+}
+
+// packRowsLanes is packRows writing only the first lanes (≥ cols) values of
+// each row of dst: the values from src, then zeros.
+func packRowsLanes(dst, src []float32, base int, offs []int32, cols, lanes, stride int) {
 	kc := len(offs)
-	if kc == 0 {
+	if kc == 0 || lanes == 0 {
 		return
 	}
-	_ = dst[(kc-1)*stride+stride-1]
-	if active.asmPack && stride <= 48 && cols > 0 {
+	_ = dst[(kc-1)*stride+lanes-1]
+	if cols > 0 {
 		lo, hi := minmax(offs)
 		if base+int(lo) < 0 || base+int(hi)+cols > len(src) {
 			panic(fmt.Sprintf("cpu.packRows: offsets [%d, %d]+%d outside %d values", base+int(lo), base+int(hi), cols, len(src)))
 		}
-		packRowsAsm(dst, src, base, offs, cols, stride)
+	}
+	if active.asmPack && lanes <= 48 {
+		packRowsAsm(dst, src, base, offs, cols, lanes, stride)
 		return
 	}
 	for p, o := range offs {
-		d := dst[p*stride : p*stride+stride]
+		d := dst[p*stride : p*stride+lanes]
 		s := base + int(o)
 		copy(d[:cols], src[s:s+cols])
 		clear(d[cols:])

@@ -5,12 +5,12 @@ package cpu
 //go:noescape
 func packRows16AVX512(dst, base *float32, offs *int32, kc int, lmask, smask uint16, stride int)
 
-// packRowsAsm is packRows in 16-lane groups (stride ≤ 48).
-func packRowsAsm(dst, src []float32, base int, offs []int32, cols, stride int) {
-	for h := 0; 16*h < stride; h++ {
-		lanes := min(16, stride-16*h)
+// packRowsAsm is packRowsLanes in 16-lane groups (lanes ≤ 48).
+func packRowsAsm(dst, src []float32, base int, offs []int32, cols, lanes, stride int) {
+	for h := 0; 16*h < lanes; h++ {
+		l := min(16, lanes-16*h)
 		c := min(16, max(0, cols-16*h))
-		packRows16AVX512(&dst[16*h], &src[base+16*h*min(1, c)], &offs[0], len(offs), uint16(1<<c-1), uint16(1<<lanes-1), stride)
+		packRows16AVX512(&dst[16*h], &src[base+16*h*min(1, c)], &offs[0], len(offs), uint16(1<<c-1), uint16(1<<l-1), stride)
 	}
 }
 
@@ -36,4 +36,13 @@ func axpyAsm(a float32, x, y []float32) {
 func dotAsm(x, y []float32) float32 {
 	_ = y[len(x)-1]
 	return dotAVX512(&x[0], &y[0], len(x))
+}
+
+//go:noescape
+func deinterleave2AVX512(even, odd, src *float32, n int)
+
+func deinterleave2Asm(even, odd, src []float32) {
+	n := len(even)
+	_, _ = odd[n-1], src[2*n-1]
+	deinterleave2AVX512(&even[0], &odd[0], &src[0], n)
 }

@@ -31,3 +31,21 @@ func dot(x, y []float32) float32 {
 	}
 	return (s0 + s1) + (s2 + s3)
 }
+
+// deinterleave2 sets even[i] = src[2i] and odd[i] = src[2i+1] for
+// i < len(even); odd and src must be at least that long and twice that.
+func deinterleave2(even, odd, src []float32) {
+	n := len(even)
+	if n == 0 {
+		return
+	}
+	if active.asmPack {
+		deinterleave2Asm(even, odd, src)
+		return
+	}
+	odd, src = odd[:n], src[:2*n]
+	for i := range even {
+		even[i] = src[2*i]
+		odd[i] = src[2*i+1]
+	}
+}

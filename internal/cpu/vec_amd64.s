@@ -111,3 +111,86 @@ dotsum:
 	VMOVSS X0, ret+24(FP)
 	VZEROUPPER
 	RET
+
+DATA deintEven<>+0(SB)/4, $0
+DATA deintEven<>+4(SB)/4, $2
+DATA deintEven<>+8(SB)/4, $4
+DATA deintEven<>+12(SB)/4, $6
+DATA deintEven<>+16(SB)/4, $8
+DATA deintEven<>+20(SB)/4, $10
+DATA deintEven<>+24(SB)/4, $12
+DATA deintEven<>+28(SB)/4, $14
+DATA deintEven<>+32(SB)/4, $16
+DATA deintEven<>+36(SB)/4, $18
+DATA deintEven<>+40(SB)/4, $20
+DATA deintEven<>+44(SB)/4, $22
+DATA deintEven<>+48(SB)/4, $24
+DATA deintEven<>+52(SB)/4, $26
+DATA deintEven<>+56(SB)/4, $28
+DATA deintEven<>+60(SB)/4, $30
+GLOBL deintEven<>(SB), RODATA|NOPTR, $64
+
+// func deinterleave2AVX512(even, odd, src *float32, n int)
+// even[i] = src[2i], odd[i] = src[2i+1] for i < n (src has 2n values).
+TEXT ·deinterleave2AVX512(SB), NOSPLIT, $0-32
+	MOVQ even+0(FP), DI
+	MOVQ odd+8(FP), DX
+	MOVQ src+16(FP), SI
+	MOVQ n+24(FP), CX
+	VMOVDQU32 deintEven<>(SB), Z30
+	MOVL $1, AX
+	VPBROADCASTD AX, Z31
+	VPADDD Z31, Z30, Z31
+deint16:
+	CMPQ CX, $16
+	JLT  deinttail
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z30, Z0
+	VPERMT2PS Z1, Z31, Z2
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z2, (DX)
+	ADDQ $128, SI
+	ADDQ $64, DI
+	ADDQ $64, DX
+	SUBQ $16, CX
+	JMP  deint16
+deinttail:
+	TESTQ CX, CX
+	JZ   deintdone
+	// Load 2n remaining values with masks, then permute.
+	MOVQ CX, R8
+	SHLQ $1, R8
+	MOVQ R8, R9
+	CMPQ R9, $16
+	JLE  deintlo
+	MOVL $0xffff, AX
+	KMOVW AX, K1
+	SUBQ $16, R9
+	MOVL $1, AX
+	SHLXL R9, AX, AX
+	DECL AX
+	KMOVW AX, K2
+	JMP  deintload
+deintlo:
+	MOVL $1, AX
+	SHLXL R9, AX, AX
+	DECL AX
+	KMOVW AX, K1
+	KXORW K2, K2, K2
+deintload:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z30, Z0
+	VPERMT2PS Z1, Z31, Z2
+	MOVL $1, AX
+	SHLXL CX, AX, AX
+	DECL AX
+	KMOVW AX, K3
+	VMOVUPS Z0, K3, (DI)
+	VMOVUPS Z2, K3, (DX)
+deintdone:
+	VZEROUPPER
+	RET
