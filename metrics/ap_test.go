@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"strconv"
@@ -154,4 +155,23 @@ func TestAPHandChecked(t *testing.T) {
 	if d.Precision[0] != 0 || d.Precision[1] != 1 {
 		t.Errorf("difficult-first curve precision = %v, want [0 1]", d.Precision)
 	}
+}
+
+// Three detections ranked by score against two ground-truth objects: the
+// same curve gives three different APs under the three conventions.
+func Example_averagePrecision() {
+	c := NewPRCurve(
+		[]float64{0.9, 0.8, 0.7},   // scores
+		[]bool{true, false, true},  // true positives
+		[]bool{false, true, false}, // false positives
+		2)                          // positives
+	fmt.Printf("VOC2007 11-point %.4f\n", AP11Point(c.Recall, c.Precision))
+	fmt.Printf("VOC2010+ area    %.4f\n", APArea(c.Recall, c.Precision))
+	fmt.Printf("COCO 101-point   %.4f\n", APCOCO(c.Recall, c.Precision))
+	fmt.Printf("IoU %.4f\n", IoUXYXY([4]float64{0, 0, 10, 10}, [4]float64{5, 0, 15, 10}))
+	// Output:
+	// VOC2007 11-point 0.8485
+	// VOC2010+ area    0.8333
+	// COCO 101-point   0.8350
+	// IoU 0.3333
 }
