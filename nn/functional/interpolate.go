@@ -272,14 +272,43 @@ func bilinear2d(x *tensor.Tensor, th, tw []linearTap) *tensor.Tensor {
 	out := tensor.Zeros(shape[0], shape[1], oh, ow)
 	xd, yd := x.Data(), out.Data()
 	parallelFor(planes, planeGrain(oh*ow), func(lo, hi int) {
+		// The input rows interpolated along W, two at a time: the source
+		// rows of successive output rows never decrease, so each input row
+		// is interpolated once per plane.
+		var rows [2]struct {
+			key int
+			buf []float32
+		}
+		rows[0].buf, rows[1].buf = make([]float32, ow), make([]float32, ow)
 		for p := lo; p < hi; p++ {
 			src, dst := xd[p*h*w:(p+1)*h*w], yd[p*oh*ow:(p+1)*oh*ow]
-			for y, ty := range th {
-				r0, r1 := src[ty.i0*w:(ty.i0+1)*w], src[ty.i1*w:(ty.i1+1)*w]
-				orow := dst[y*ow : (y+1)*ow]
-				h0, h1 := ty.l0, ty.l1
+			rows[0].key, rows[1].key = -1, -1
+			// row returns input row r interpolated along W, keeping row keep.
+			row := func(r, keep int) []float32 {
+				for k := range rows {
+					if rows[k].key == r {
+						return rows[k].buf
+					}
+				}
+				k := 0
+				if rows[0].key == keep {
+					k = 1
+				}
+				rows[k].key = r
+				buf, in := rows[k].buf[:len(tw)], src[r*w:(r+1)*w]
 				for x, tx := range tw {
-					orow[x] = h0*(tx.l0*r0[tx.i0]+tx.l1*r0[tx.i1]) + h1*(tx.l0*r1[tx.i0]+tx.l1*r1[tx.i1])
+					buf[x] = tx.l0*in[tx.i0] + tx.l1*in[tx.i1]
+				}
+				return buf
+			}
+			for y, ty := range th {
+				r0 := row(ty.i0, ty.i1)
+				r1 := row(ty.i1, ty.i0)
+				orow := dst[y*ow : (y+1)*ow]
+				r0, r1 = r0[:len(orow)], r1[:len(orow)]
+				h0, h1 := ty.l0, ty.l1
+				for x := range orow {
+					orow[x] = h0*r0[x] + h1*r1[x]
 				}
 			}
 		}
@@ -288,21 +317,57 @@ func bilinear2d(x *tensor.Tensor, th, tw []linearTap) *tensor.Tensor {
 		gx := tensor.Zeros(shape...)
 		gd, gxd := g.Data(), gx.Data()
 		parallelFor(planes, planeGrain(oh*ow), func(lo, hi int) {
+			// The adjoint of the forward pass: output-row gradients are
+			// accumulated into the gradients of the W-interpolated input
+			// rows (two slots, rows never decrease), and each is scattered
+			// along W once, when its slot is reused or at the end.
+			var rows [2]struct {
+				key int
+				buf []float32
+			}
+			rows[0].buf, rows[1].buf = make([]float32, ow), make([]float32, ow)
 			for p := lo; p < hi; p++ {
 				dst, src := gxd[p*h*w:(p+1)*h*w], gd[p*oh*ow:(p+1)*oh*ow]
-				for y, ty := range th {
-					r0, r1 := dst[ty.i0*w:(ty.i0+1)*w], dst[ty.i1*w:(ty.i1+1)*w]
-					grow := src[y*ow : (y+1)*ow]
-					h0, h1 := ty.l0, ty.l1
+				rows[0].key, rows[1].key = -1, -1
+				flush := func(k int) {
+					if rows[k].key < 0 {
+						return
+					}
+					buf, out := rows[k].buf[:len(tw)], dst[rows[k].key*w:(rows[k].key+1)*w]
 					for x, tx := range tw {
-						v := grow[x]
-						a, b := h0*v, h1*v
-						r0[tx.i0] += tx.l0 * a
-						r0[tx.i1] += tx.l1 * a
-						r1[tx.i0] += tx.l0 * b
-						r1[tx.i1] += tx.l1 * b
+						out[tx.i0] += tx.l0 * buf[x]
+						out[tx.i1] += tx.l1 * buf[x]
+					}
+					clear(buf)
+					rows[k].key = -1
+				}
+				row := func(r, keep int) []float32 {
+					for k := range rows {
+						if rows[k].key == r {
+							return rows[k].buf
+						}
+					}
+					k := 0
+					if rows[0].key == keep {
+						k = 1
+					}
+					flush(k)
+					rows[k].key = r
+					return rows[k].buf
+				}
+				for y, ty := range th {
+					a := row(ty.i0, ty.i1)
+					b := row(ty.i1, ty.i0)
+					grow := src[y*ow : (y+1)*ow]
+					a, b = a[:len(grow)], b[:len(grow)]
+					h0, h1 := ty.l0, ty.l1
+					for x, v := range grow {
+						a[x] += h0 * v
+						b[x] += h1 * v
 					}
 				}
+				flush(0)
+				flush(1)
 			}
 		})
 		return []*tensor.Tensor{gx}
@@ -355,17 +420,42 @@ func bicubic2d(x *tensor.Tensor, th, tw []cubicTap) *tensor.Tensor {
 	out := tensor.Zeros(shape[0], shape[1], oh, ow)
 	xd, yd := x.Data(), out.Data()
 	parallelFor(planes, planeGrain(16*oh*ow), func(lo, hi int) {
+		// Input rows interpolated along W, cached in four slots: the source
+		// rows of successive output rows never decrease, so each input row
+		// is interpolated once per plane.
+		var keys [4]int
+		var bufs [4][]float32
+		for k := range bufs {
+			bufs[k] = make([]float32, ow)
+		}
 		for p := lo; p < hi; p++ {
 			src, dst := xd[p*h*w:(p+1)*h*w], yd[p*oh*ow:(p+1)*oh*ow]
-			for y, ty := range th {
-				orow := dst[y*ow : (y+1)*ow]
-				for x, tx := range tw {
-					var v float32
-					for j := range 4 {
-						row := src[ty.i[j]*w : (ty.i[j]+1)*w]
-						v += ty.w[j] * (tx.w[0]*row[tx.i[0]] + tx.w[1]*row[tx.i[1]] + tx.w[2]*row[tx.i[2]] + tx.w[3]*row[tx.i[3]])
+			keys = [4]int{-1, -1, -1, -1}
+			row := func(r int, need *[4]int) []float32 {
+				free := -1
+				for k, key := range keys {
+					if key == r {
+						return bufs[k]
 					}
-					orow[x] = v
+					if free < 0 && key != need[0] && key != need[1] && key != need[2] && key != need[3] {
+						free = k
+					}
+				}
+				keys[free] = r
+				buf, in := bufs[free][:len(tw)], src[r*w:(r+1)*w]
+				for x, tx := range tw {
+					buf[x] = tx.w[0]*in[tx.i[0]] + tx.w[1]*in[tx.i[1]] + tx.w[2]*in[tx.i[2]] + tx.w[3]*in[tx.i[3]]
+				}
+				return buf
+			}
+			for y := range th {
+				ty := &th[y]
+				r0, r1, r2, r3 := row(ty.i[0], &ty.i), row(ty.i[1], &ty.i), row(ty.i[2], &ty.i), row(ty.i[3], &ty.i)
+				orow := dst[y*ow : (y+1)*ow]
+				r0, r1, r2, r3 = r0[:len(orow)], r1[:len(orow)], r2[:len(orow)], r3[:len(orow)]
+				w0, w1, w2, w3 := ty.w[0], ty.w[1], ty.w[2], ty.w[3]
+				for x := range orow {
+					orow[x] = w0*r0[x] + w1*r1[x] + w2*r2[x] + w3*r3[x]
 				}
 			}
 		}
