@@ -24,26 +24,26 @@ func init() {
 	rootCmd.AddCommand(evalCmd)
 }
 
-// jsonFloat is a float64 that marshals NaN as null.
-type jsonFloat float64
+// evalFloat is a float64 that marshals NaN as null.
+type evalFloat float64
 
-func (f jsonFloat) MarshalJSON() ([]byte, error) {
+func (f evalFloat) MarshalJSON() ([]byte, error) {
 	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
 		return []byte("null"), nil
 	}
 	return json.Marshal(float64(f))
 }
 
-func jsonFloats(x []float64) []jsonFloat {
-	out := make([]jsonFloat, len(x))
+func evalFloats(x []float64) []evalFloat {
+	out := make([]evalFloat, len(x))
 	for i, v := range x {
-		out[i] = jsonFloat(v)
+		out[i] = evalFloat(v)
 	}
 	return out
 }
 
-// writeJSONFile writes v, indented, to path.
-func writeJSONFile(path string, v any) error {
+// writeEvalJSON writes v, indented, to path.
+func writeEvalJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("--json %s: %w", path, err)

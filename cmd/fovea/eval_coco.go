@@ -44,7 +44,7 @@ ignoring −1, or −1. --pr-curve draws the mean precision/recall curves
 				printCOCOCategories(w, e, gt)
 			}
 			if jsonPath != "" {
-				if err := writeJSONFile(jsonPath, cocoJSON(e, gt)); err != nil {
+				if err := writeEvalJSON(jsonPath, cocoJSON(e, gt)); err != nil {
 					return err
 				}
 			}
@@ -81,17 +81,17 @@ func evalCOCOFiles(gtPath, dtPath, iouType string) (*coco.Eval, *coco.Dataset, e
 type cocoCategoryJSON struct {
 	CategoryID int64     `json:"category_id"`
 	Name       string    `json:"name"`
-	AP         jsonFloat `json:"AP"`
+	AP         evalFloat `json:"AP"`
 }
 
 func cocoJSON(e *coco.Eval, gt *coco.Dataset) any {
 	out := struct {
-		Stats       []jsonFloat        `json:"stats"`
+		Stats       []evalFloat        `json:"stats"`
 		PerCategory []cocoCategoryJSON `json:"per_category"`
-	}{Stats: jsonFloats(e.Stats), PerCategory: []cocoCategoryJSON{}}
+	}{Stats: evalFloats(e.Stats), PerCategory: []cocoCategoryJSON{}}
 	for k, id := range e.CatIDs {
 		c, _ := gt.CategoryByID(id)
-		out.PerCategory = append(out.PerCategory, cocoCategoryJSON{id, c.Name, jsonFloat(e.CategoryAP(k))})
+		out.PerCategory = append(out.PerCategory, cocoCategoryJSON{id, c.Name, evalFloat(e.CategoryAP(k))})
 	}
 	return out
 }

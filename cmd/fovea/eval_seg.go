@@ -42,7 +42,7 @@ fractions in [0,1], null where a class has no pixels in ground truth or predicti
 			s := m.Scores()
 			printSegScores(cmd.OutOrStdout(), s, n)
 			if jsonPath != "" {
-				return writeJSONFile(jsonPath, segJSON(s))
+				return writeEvalJSON(jsonPath, segJSON(s))
 			}
 			return nil
 		},
@@ -138,7 +138,7 @@ func evalSegPair(m *seg.ConfusionMatrix, gtPath, predPath string) error {
 	return nil
 }
 
-func pct(v float64) string {
+func evalPct(v float64) string {
 	if v != v {
 		return "nan"
 	}
@@ -149,29 +149,29 @@ func printSegScores(w io.Writer, s seg.Scores, images int) {
 	fmt.Fprintf(w, "%d image(s), %d classes\n", images, len(s.IoU))
 	fmt.Fprintf(w, "%-7s %7s %7s %7s %12s\n", "class", "IoU", "Acc", "Dice", "GT pixels")
 	for c := range s.IoU {
-		fmt.Fprintf(w, "%-7d %7s %7s %7s %12d\n", c, pct(s.IoU[c]), pct(s.Acc[c]), pct(s.Dice[c]), s.LabelArea[c])
+		fmt.Fprintf(w, "%-7d %7s %7s %7s %12d\n", c, evalPct(s.IoU[c]), evalPct(s.Acc[c]), evalPct(s.Dice[c]), s.LabelArea[c])
 	}
-	fmt.Fprintf(w, "aAcc %s  mAcc %s  mIoU %s  fwIoU %s  mDice %s\n", pct(s.AAcc), pct(s.MAcc), pct(s.MIoU), pct(s.FWIoU), pct(s.MDice))
+	fmt.Fprintf(w, "aAcc %s  mAcc %s  mIoU %s  fwIoU %s  mDice %s\n", evalPct(s.AAcc), evalPct(s.MAcc), evalPct(s.MIoU), evalPct(s.FWIoU), evalPct(s.MDice))
 }
 
-// segResult is the --json file of `fovea eval seg`.
-type segResult struct {
-	AAcc     jsonFloat `json:"aAcc"`
-	MAcc     jsonFloat `json:"mAcc"`
-	MIoU     jsonFloat `json:"mIoU"`
-	FWIoU    jsonFloat `json:"fwIoU"`
-	MDice    jsonFloat `json:"mDice"`
+// evalSegResult is the --json file of `fovea eval seg`.
+type evalSegResult struct {
+	AAcc     evalFloat `json:"aAcc"`
+	MAcc     evalFloat `json:"mAcc"`
+	MIoU     evalFloat `json:"mIoU"`
+	FWIoU    evalFloat `json:"fwIoU"`
+	MDice    evalFloat `json:"mDice"`
 	PerClass struct {
-		IoU  []jsonFloat `json:"IoU"`
-		Acc  []jsonFloat `json:"Acc"`
-		Dice []jsonFloat `json:"Dice"`
+		IoU  []evalFloat `json:"IoU"`
+		Acc  []evalFloat `json:"Acc"`
+		Dice []evalFloat `json:"Dice"`
 	} `json:"per_class"`
 }
 
-func segJSON(s seg.Scores) segResult {
-	r := segResult{AAcc: jsonFloat(s.AAcc), MAcc: jsonFloat(s.MAcc), MIoU: jsonFloat(s.MIoU), FWIoU: jsonFloat(s.FWIoU), MDice: jsonFloat(s.MDice)}
-	r.PerClass.IoU = jsonFloats(s.IoU)
-	r.PerClass.Acc = jsonFloats(s.Acc)
-	r.PerClass.Dice = jsonFloats(s.Dice)
+func segJSON(s seg.Scores) evalSegResult {
+	r := evalSegResult{AAcc: evalFloat(s.AAcc), MAcc: evalFloat(s.MAcc), MIoU: evalFloat(s.MIoU), FWIoU: evalFloat(s.FWIoU), MDice: evalFloat(s.MDice)}
+	r.PerClass.IoU = evalFloats(s.IoU)
+	r.PerClass.Acc = evalFloats(s.Acc)
+	r.PerClass.Dice = evalFloats(s.Dice)
 	return r
 }

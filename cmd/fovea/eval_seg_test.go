@@ -99,5 +99,5 @@ func TestEvalSegErrors(t *testing.T) {
 	}
 }
 
-func itoa(i int) string     { return strconv.Itoa(i) }
-func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+func evalItoa(i int) string     { return strconv.Itoa(i) }
+func evalFtoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }

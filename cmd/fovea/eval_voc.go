@@ -46,13 +46,13 @@ Years before 2010 use the 11-point AP, 2010 and later the area under the curve.
 			printVOC(cmd.OutOrStdout(), res, year, iou)
 			if jsonPath != "" {
 				out := struct {
-					MAP jsonFloat            `json:"mAP"`
-					AP  map[string]jsonFloat `json:"AP"`
-				}{jsonFloat(res.MAP), map[string]jsonFloat{}}
+					MAP evalFloat            `json:"mAP"`
+					AP  map[string]evalFloat `json:"AP"`
+				}{evalFloat(res.MAP), map[string]evalFloat{}}
 				for _, c := range res.Classes {
-					out.AP[c.Class] = jsonFloat(c.AP)
+					out.AP[c.Class] = evalFloat(c.AP)
 				}
-				if err := writeJSONFile(jsonPath, out); err != nil {
+				if err := writeEvalJSON(jsonPath, out); err != nil {
 					return err
 				}
 			}

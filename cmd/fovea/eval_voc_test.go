@@ -25,7 +25,7 @@ func TestEvalVOCGolden(t *testing.T) {
 		tmp := t.TempDir()
 		jsonPath, png := filepath.Join(tmp, "voc.json"), filepath.Join(tmp, "pr.png")
 		out, err := runFovea(t, "eval", "voc", "--annotations", dir+"/Annotations", "--dets", dir+"/dets",
-			"--year", itoa(c.Year), "--iou", ftoa(c.IoU), "--json", jsonPath, "--pr-curve", png)
+			"--year", evalItoa(c.Year), "--iou", evalFtoa(c.IoU), "--json", jsonPath, "--pr-curve", png)
 		if err != nil {
 			t.Fatal(err)
 		}
