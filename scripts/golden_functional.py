@@ -168,6 +168,7 @@ def interpolate():
         ("scale_down", {"scale_factor": [0.6, 0.45]}),
         ("scale_down_recompute", {"scale_factor": [0.6, 0.45], "recompute_scale_factor": True}),
         ("scale_2_1", {"scale_factor": [2.1, 3.0]}),
+        ("scale_near1", {"scale_factor": [1.1, 1.05]}),
     ]
     x = G([1, 1, 5, 7], -2.0, 2.0, 11)
     for mode, ac in modes:
@@ -179,8 +180,18 @@ def interpolate():
             if ac is not None:
                 args["align_corners"] = ac
             tag = mode + ("" if ac is None else ("/ac" if ac else "/noac"))
-            cases.append(run_case("%s/%s" % (tag, rname), "interpolate",
-                                  lambda t, a=args: F.interpolate(t, **a), [x], args))
+            # PyTorch 1.13's bicubic backward copies the gradient when the size
+            # does not change, ignoring a given scale that the forward pass uses:
+            # its gradient is wrong there (torch.autograd.gradcheck fails), so only
+            # the forward pass is a fixture and Go checks the gradient by finite
+            # differences instead.
+            torch_grad_wrong = mode == "bicubic" and not ac and rname == "scale_near1"
+            case = run_case("%s/%s" % (tag, rname), "interpolate",
+                            lambda t, a=args: F.interpolate(t, **a), [x], args,
+                            differentiable=not torch_grad_wrong)
+            if torch_grad_wrong:
+                case["note"] = "PyTorch 1.13's backward is wrong here; forward only"
+            cases.append(case)
     # Batches and channels, size-1 edges.
     for mode, ac in modes:
         args = {"mode": mode, "scale_factor": [2.0, 1.5]}

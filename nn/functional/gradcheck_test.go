@@ -96,6 +96,9 @@ func TestGradCheckInterpolate(t *testing.T) {
 		{Size: [2]int{2, 3}, Mode: functional.Bilinear},
 		{Size: [2]int{7, 5}, Mode: functional.Bicubic},
 		{ScaleFactor: [2]float64{1.3, 0.7}, Mode: functional.Bicubic, AlignCorners: true},
+		// Same size, but the given factor is used: PyTorch 1.13's backward
+		// copies the gradient here, which is wrong; fovea's is the adjoint.
+		{ScaleFactor: [2]float64{1.1, 1.05}, Mode: functional.Bicubic},
 		{Size: [2]int{2, 2}, Mode: functional.Area},
 	}
 	for _, o := range opts {

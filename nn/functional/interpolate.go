@@ -69,6 +69,12 @@ type InterpolateOptions struct {
 //   - Area is AdaptiveAvgPool2d to the output size.
 //
 // Nearest and NearestExact with AlignCorners panic, as in PyTorch.
+//
+// One difference on purpose: when Bicubic keeps the size but a ScaleFactor
+// other than 1 is given (say 1.05 on 7 pixels), the forward pass resamples
+// with 1/ScaleFactor in fovea and in PyTorch, but PyTorch 1.13's backward
+// pass copies the output gradient as if the map were the identity, which is
+// not its gradient; fovea returns the true adjoint.
 // PyTorch's UpsamplingNearest2d is Interpolate with Mode Nearest, and its
 // UpsamplingBilinear2d is Mode Bilinear with AlignCorners true. The
 // gradient with respect to x scatters the output gradient back with the
