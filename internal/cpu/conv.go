@@ -92,6 +92,8 @@ type convView struct {
 	ncols      int // oh*wq: GEMM columns
 	bufLen     int // phase buffer length for one image-group, with slack
 	offs       []int32
+	offLo      int32 // bounds of offs
+	offHi      int32
 	direct     bool // x itself is the buffer (stride 1, no padding, KW == 1)
 	exactWidth bool // wq == ow: no thrown-away columns
 }
@@ -122,6 +124,7 @@ func newConvView(p ConvParams) *convView {
 			}
 		}
 	}
+	v.offLo, v.offHi = minmax(v.offs)
 	return v
 }
 
@@ -267,7 +270,7 @@ func (v *convView) colPacker(buf []float32, base int) bPacker {
 				if j+seg == end {
 					lanes = nr - lane // the last segment also zero-fills the panel
 				}
-				packRowsLanes(panel[lane:], buf, base+r*v.wq+c, offs, seg, lanes, nr)
+				packRowsLanesIn(panel[lane:], buf, base+r*v.wq+c, offs, v.offLo, v.offHi, seg, lanes, nr)
 				j += seg
 			}
 		}
@@ -280,7 +283,7 @@ func (v *convView) colTPacker(buf []float32, base int) bPacker {
 	return func(p0, kc, j0, nc, nr int, dst []float32) {
 		for jr := 0; jr < nc; jr += nr {
 			nrr := min(nr, nc-jr)
-			packTransposeOffs(dst[jr*kc:jr*kc+nr*kc], buf, base+p0, v.offs[j0+jr:j0+jr+nrr], kc, nr)
+			packTransposeOffsIn(dst[jr*kc:jr*kc+nr*kc], buf, base+p0, v.offs[j0+jr:j0+jr+nrr], v.offLo, v.offHi, kc, nr)
 		}
 	}
 }

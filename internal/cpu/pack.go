@@ -18,13 +18,21 @@ func packRows(dst, src []float32, base int, offs []int32, cols, stride int) {
 // packRowsLanes is packRows writing only the first lanes (≥ cols) values of
 // each row of dst: the values from src, then zeros.
 func packRowsLanes(dst, src []float32, base int, offs []int32, cols, lanes, stride int) {
+	if len(offs) == 0 {
+		return
+	}
+	lo, hi := minmax(offs)
+	packRowsLanesIn(dst, src, base, offs, lo, hi, cols, lanes, stride)
+}
+
+// packRowsLanesIn is packRowsLanes given bounds lo ≤ offs[p] ≤ hi.
+func packRowsLanesIn(dst, src []float32, base int, offs []int32, lo, hi int32, cols, lanes, stride int) {
 	kc := len(offs)
 	if kc == 0 || lanes == 0 {
 		return
 	}
 	_ = dst[(kc-1)*stride+lanes-1]
 	if cols > 0 {
-		lo, hi := minmax(offs)
 		if base+int(lo) < 0 || base+int(hi)+cols > len(src) {
 			panic(fmt.Sprintf("cpu.packRows: offsets [%d, %d]+%d outside %d values", base+int(lo), base+int(hi), cols, len(src)))
 		}
@@ -61,13 +69,21 @@ func packTranspose(dst, src []float32, base, srcStride, rows, kc, stride int) {
 // src[base+offs[q]+p] for q < len(offs) and dst[p*stride+q] = 0 for
 // len(offs) ≤ q < stride.
 func packTransposeOffs(dst, src []float32, base int, offs []int32, kc, stride int) {
+	var lo, hi int32
+	if len(offs) > 0 {
+		lo, hi = minmax(offs)
+	}
+	packTransposeOffsIn(dst, src, base, offs, lo, hi, kc, stride)
+}
+
+// packTransposeOffsIn is packTransposeOffs given bounds lo ≤ offs[q] ≤ hi.
+func packTransposeOffsIn(dst, src []float32, base int, offs []int32, lo, hi int32, kc, stride int) {
 	rows := len(offs)
 	if kc == 0 {
 		return
 	}
 	_ = dst[(kc-1)*stride+stride-1]
 	if rows > 0 {
-		lo, hi := minmax(offs)
 		if base+int(lo) < 0 || base+int(hi)+kc > len(src) {
 			panic(fmt.Sprintf("cpu.packTransposeOffs: offsets [%d, %d]+%d outside %d values", base+int(lo), base+int(hi), kc, len(src)))
 		}
