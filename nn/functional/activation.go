@@ -153,6 +153,9 @@ func PReLU(x, weight *tensor.Tensor) *tensor.Tensor {
 	nw := weight.Size()
 	shape := x.Shape()
 	inner, channels := 1, 1
+	if x.Dim() > 0 {
+		inner = shape[len(shape)-1] // any block size works for a shared slope
+	}
 	if nw != 1 {
 		if x.Dim() < 2 || shape[1] != nw {
 			panic(fmt.Sprintf("functional.PReLU: weight %s does not match the channels (axis 1) of x %s", tensor.FormatShape(weight.Shape()), tensor.FormatShape(shape)))
@@ -163,34 +166,53 @@ func PReLU(x, weight *tensor.Tensor) *tensor.Tensor {
 	xd, wd := x.Data(), weight.Data()
 	out := tensor.Zeros(shape...)
 	yd := out.Data()
-	// The element i belongs to channel (i / inner) % channels.
-	for i, v := range xd {
-		if v > 0 {
-			yd[i] = v
-		} else {
-			yd[i] = wd[(i/inner)%channels] * v
+	// Blocks of inner elements share one slope: block b has slope wd[b%channels].
+	blocks := len(xd) / max(inner, 1)
+	grain := max(1, grainPointwise/max(inner, 1))
+	parallelFor(blocks, grain, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			w := wd[b%channels]
+			y, xs := yd[b*inner:(b+1)*inner], xd[b*inner:(b+1)*inner]
+			for i, v := range xs {
+				if v > 0 {
+					y[i] = v
+				} else {
+					y[i] = w * v
+				}
+			}
 		}
-	}
+	})
 	return tensor.Record("PReLU", out, func(g *tensor.Tensor) []*tensor.Tensor {
 		gd := g.Data()
 		var gx, gw *tensor.Tensor
 		if x.RequiresGrad() {
 			gx = tensor.Zeros(shape...)
 			gxd := gx.Data()
-			for i, v := range xd {
-				if v > 0 {
-					gxd[i] = gd[i]
-				} else {
-					gxd[i] = wd[(i/inner)%channels] * gd[i]
+			parallelFor(blocks, grain, func(lo, hi int) {
+				for b := lo; b < hi; b++ {
+					w := wd[b%channels]
+					gs, xs := gd[b*inner:(b+1)*inner], xd[b*inner:(b+1)*inner]
+					for i, v := range xs {
+						if v > 0 {
+							gxd[b*inner+i] = gs[i]
+						} else {
+							gxd[b*inner+i] = w * gs[i]
+						}
+					}
 				}
-			}
+			})
 		}
 		if weight.RequiresGrad() {
 			acc := make([]float64, nw)
-			for i, v := range xd {
-				if v <= 0 {
-					acc[(i/inner)%channels] += float64(v) * float64(gd[i])
+			for b := 0; b < blocks; b++ {
+				var s float64
+				gs, xs := gd[b*inner:(b+1)*inner], xd[b*inner:(b+1)*inner]
+				for i, v := range xs {
+					if v <= 0 {
+						s += float64(v) * float64(gs[i])
+					}
 				}
+				acc[b%channels] += s
 			}
 			gw = tensor.Zeros(nw)
 			for c, s := range acc {

@@ -70,24 +70,28 @@ func gated(op string, x *tensor.Tensor, axis int, act func(float32) float32, dac
 	xd := x.Data()
 	out := tensor.Zeros(outShape...)
 	yd := out.Data()
-	for o := 0; o < outer; o++ {
-		a, b, y := xd[2*o*half:], xd[(2*o+1)*half:], yd[o*half:]
-		for i := 0; i < half; i++ {
-			y[i] = a[i] * act(b[i])
-		}
+	// Output element i = o·half + j reads a = x[2o·half + j], b = x[(2o+1)·half + j].
+	each := func(fn func(i, ia, ib int)) {
+		parallelFor(outer*half, grainPointwise, func(lo, hi int) {
+			for i := lo; i < hi; {
+				o, j := i/half, i%half
+				end := min(hi, (o+1)*half)
+				for ; i < end; i, j = i+1, j+1 {
+					fn(i, 2*o*half+j, (2*o+1)*half+j)
+				}
+			}
+		})
 	}
+	each(func(i, ia, ib int) { yd[i] = xd[ia] * act(xd[ib]) })
 	return tensor.Record(op, out, func(g *tensor.Tensor) []*tensor.Tensor {
 		gx := tensor.Zeros(shape...)
 		gd, gxd := g.Data(), gx.Data()
-		for o := 0; o < outer; o++ {
-			a, b, gg := xd[2*o*half:], xd[(2*o+1)*half:], gd[o*half:]
-			ga, gb := gxd[2*o*half:], gxd[(2*o+1)*half:]
-			for i := 0; i < half; i++ {
-				ab := act(b[i])
-				ga[i] = gg[i] * ab
-				gb[i] = gg[i] * a[i] * dact(b[i], ab)
-			}
-		}
+		each(func(i, ia, ib int) {
+			b := xd[ib]
+			ab := act(b)
+			gxd[ia] = gd[i] * ab
+			gxd[ib] = gd[i] * xd[ia] * dact(b, ab)
+		})
 		return []*tensor.Tensor{gx}
 	}, x)
 }
