@@ -18,6 +18,7 @@ import (
 	"github.com/fovea-ml/fovea/models/gcn"
 	"github.com/fovea-ml/fovea/nn"
 	"github.com/fovea-ml/fovea/optim"
+	"github.com/fovea-ml/fovea/stochastic"
 	"github.com/fovea-ml/fovea/tensor"
 )
 
@@ -118,7 +119,10 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		bar := newProgress(opt, stepsPerEpoch, fmt.Sprintf("epoch %d/%d", ep+1, cfg.Epochs))
 		bar.skip(st.Batch)
 		start := time.Now()
-		lossSum, lossN := st.LossSum, st.LossN
+		var lossMeter stochastic.Mean // the epoch's running mean loss (an incremental mean)
+		if st.LossN > 0 {
+			lossMeter.AddWeighted(st.LossMean, float64(st.LossN))
+		}
 		bi := 0
 		interrupted := false
 		for b, err := range loader.Epoch(ep) {
@@ -147,10 +151,9 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			if math.IsNaN(l) || math.IsInf(l, 0) {
 				return nil, fmt.Errorf("train: loss became %v at epoch %d batch %d; lower the learning rate", l, ep+1, bi)
 			}
-			lossSum += l
-			lossN++
+			lossMeter.Add(l)
 			bi++
-			bar.step(lossSum/float64(lossN), lr, float64(b.Len()))
+			bar.step(lossMeter.Value(), lr, float64(b.Len()))
 			if cfg.TimeBudget > 0 && st.Elapsed+time.Since(start).Seconds() >= cfg.TimeBudget && bi < stepsPerEpoch {
 				// out of time: finish this epoch early
 				break
@@ -159,7 +162,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		trainSec := time.Since(start).Seconds()
 		bar.finish()
 		if interrupted {
-			st.Batch, st.LossSum, st.LossN = bi, lossSum, lossN
+			st.Batch, st.LossMean, st.LossN = bi, lossMeter.Value(), int(lossMeter.Weight())
 			st.Elapsed += trainSec
 			if err := saveCheckpoint(ckpt, model, opter, st); err != nil {
 				return nil, fmt.Errorf("saving checkpoint on interrupt: %w", err)
@@ -174,14 +177,14 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		}
 		sc := cm.Scores()
 		rec := EpochRecord{
-			Epoch: ep + 1, Loss: lossSum / math.Max(float64(lossN), 1), LR: sched.lr((ep+1)*stepsPerEpoch - 1),
+			Epoch: ep + 1, Loss: lossMeter.Value(), LR: sched.lr((ep+1)*stepsPerEpoch - 1),
 			AAcc: sc.AAcc, MAcc: sc.MAcc, MIoU: sc.MIoU, FWIoU: sc.FWIoU, IoU: sc.IoU,
 			TrainSeconds: trainSec, Elapsed: st.Elapsed, ImagesPerSec: float64(bi*cfg.Batch) / trainSec,
 		}
 		st.History = append(st.History, rec)
 		fmt.Fprintf(opt.Log, "epoch %d: loss %.4f  val PA %.4f  MPA %.4f  MIoU %.4f  FWIoU %.4f  (%.1fs, %.1f img/s)\n",
 			rec.Epoch, rec.Loss, rec.AAcc, rec.MAcc, rec.MIoU, rec.FWIoU, trainSec, rec.ImagesPerSec)
-		st.Epoch, st.Batch, st.LossSum, st.LossN = ep+1, 0, 0, 0
+		st.Epoch, st.Batch, st.LossMean, st.LossN = ep+1, 0, 0, 0
 		if sc.MIoU > st.BestMIoU || len(st.History) == 1 {
 			st.BestMIoU = sc.MIoU
 			if err := saveModel(filepath.Join(cfg.Out, "best.safetensors"), model, map[string]string{"epoch": fmt.Sprint(ep + 1), "mIoU": fmt.Sprint(sc.MIoU)}); err != nil {
@@ -225,7 +228,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 type state struct {
 	Epoch    int           `json:"epoch"` // epochs finished
 	Batch    int           `json:"batch"` // batches finished in the current epoch
-	LossSum  float64       `json:"loss_sum"`
+	LossMean float64       `json:"loss_mean"` // mean training loss of the current epoch so far
 	LossN    int           `json:"loss_n"`
 	Elapsed  float64       `json:"elapsed"` // training seconds so far
 	BestMIoU float64       `json:"best_mIoU"`
