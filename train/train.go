@@ -226,8 +226,8 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 
 // state is the position of a run, saved in checkpoints.
 type state struct {
-	Epoch    int           `json:"epoch"` // epochs finished
-	Batch    int           `json:"batch"` // batches finished in the current epoch
+	Epoch    int           `json:"epoch"`     // epochs finished
+	Batch    int           `json:"batch"`     // batches finished in the current epoch
 	LossMean float64       `json:"loss_mean"` // mean training loss of the current epoch so far
 	LossN    int           `json:"loss_n"`
 	Elapsed  float64       `json:"elapsed"` // training seconds so far
