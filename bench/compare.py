@@ -1,290 +1,368 @@
 #!/usr/bin/python3
-"""Side-by-side speed of `fovea bench` and PyTorch/NumPy on the same cases.
+"""Side-by-side speed of `fovea bench` against PyTorch (and NumPy for GEMM).
 
-Run from the repository root with Debian's Python (python3-torch, NumPy):
+Run from anywhere, with Debian's Python (PyTorch 1.13 and NumPy):
 
-    /usr/bin/python3 bench/compare.py [--threads 2] [--rounds 3] [CASE ...]
+    /usr/bin/python3 bench/compare.py                 # every case, 2 threads, + 1-thread GEMM
+    /usr/bin/python3 bench/compare.py 'gemm-*' --rounds 3
+    /usr/bin/python3 bench/compare.py --fovea ./fovea --repeat 20 --min-time 2
 
-It builds ./cmd/fovea, then for each round and each case runs the PyTorch
-(or, for GEMM, NumPy/OpenBLAS) version in this process and `fovea bench
---json CASE` right after it, so both see the same machine load. Each side
-uses fovea's timing rule (2 warm-up runs, then at least 10 timed runs adding
-up to at least 1 s, median); the table shows the median over rounds and the
-ratio fovea/PyTorch of the times (below 1: fovea is faster).
+It runs the cases of `fovea bench` (bench/cases) in PyTorch and NumPy under
+the same names and the same timing rule (warm-up runs, then at least
+--repeat timed runs adding up to at least --min-time seconds; the median),
+and `fovea bench --json` on the same cases in the same run, alternating the
+two sides case by case (and their order round by round) so that drift in
+the machine's load hits both alike. It prints a Markdown table with the
+ratio fovea/PyTorch for each case and the issue's target for it.
 
-OpenBLAS is used as installed: the script re-executes itself without
-OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in the environment and with
-OPENBLAS_NUM_THREADS set to --threads, and PyTorch runs with
-torch.set_num_threads(--threads). NumPy must be linked to OpenBLAS
-(Debian: apt-get install libopenblas0-pthread) for the GEMM rows to mean
-anything; the script prints which BLAS NumPy loaded.
+The Python side:
+  - OpenBLAS is used as Debian ships it, without OPENBLAS_CORETYPE and
+    OPENBLAS_L2_SIZE (the script starts itself again without them if they
+    are set, since OpenBLAS reads them when it loads), so it picks its own
+    kernel for this CPU (printed in the header);
+  - torch.set_num_threads(T) sets the OpenMP threads (oneDNN convolutions,
+    upsampling), and openblas_set_num_threads(T) the threads of the OpenBLAS
+    that torch.mm and NumPy share (torch's setting does not reach it);
+  - GEMM is torch.mm(a, b, out=c) and np.matmul(a, b, out=c) on float32;
+    fwd cases run on tensors that do not require grad; fwdbwd cases set
+    x.grad = w.grad = None, run the forward pass and y.backward(ones) with
+    x and the weights requiring grad, as `fovea bench` does with ZeroGrad
+    and BackwardWith.
 """
-
-import argparse
-import fnmatch
-import json
 import os
-import platform
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 
-CASES = [
-    "gemm-1024",
-    "gemm-2048",
-    "gemm-4096x576x64",
-    "conv3x3-n8-c64-56-fwd",
-    "conv3x3-n8-c64-56-fwdbwd",
-    "conv3x3s2-n8-c3to32-128-fwd",
-    "gcn-k15-n8-c256to21-32-fwdbwd",
-    "bilinear2x-n8-c64-64-fwd",
-    "pixelshuffle2-n8-c64-64-fwd",
-]
+# OpenBLAS reads these when it loads: start again without them, before
+# NumPy or torch is imported.
+_UNSET = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+if any(k in os.environ for k in _UNSET):
+    _env = {k: v for k, v in os.environ.items() if k not in _UNSET}
+    os.execve(sys.executable, [sys.executable] + sys.argv, _env)
 
+import argparse  # noqa: E402
+import ctypes  # noqa: E402
+import datetime  # noqa: E402
+import fnmatch  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
-def parse_args():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("cases", nargs="*", help="case names or globs (default: all)")
-    ap.add_argument("--threads", type=int, default=2, help="threads for both sides (default 2)")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per case (default 3)")
-    ap.add_argument("--min-time", type=float, default=1.0, help="least seconds of timed runs per case and side")
-    ap.add_argument("--repeat", type=int, default=10, help="least timed runs per case and side")
-    ap.add_argument("--warmup", type=int, default=2, help="untimed runs first")
-    ap.add_argument("--fovea", default="", help="a built fovea binary (default: go build ./cmd/fovea)")
-    ap.add_argument("--json", action="store_true", help="print one JSON object per case instead of a table")
-    return ap.parse_args()
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
-def clean_env_and_reexec(threads):
-    """Re-executes the script with OpenBLAS's environment as the comparison needs it."""
-    want = str(threads)
-    if (
-        "OPENBLAS_CORETYPE" in os.environ
-        or "OPENBLAS_L2_SIZE" in os.environ
-        or os.environ.get("OPENBLAS_NUM_THREADS") != want
-        or os.environ.get("OMP_NUM_THREADS") != want
-    ):
-        env = dict(os.environ)
-        env.pop("OPENBLAS_CORETYPE", None)
-        env.pop("OPENBLAS_L2_SIZE", None)
-        env["OPENBLAS_NUM_THREADS"] = want
-        env["OMP_NUM_THREADS"] = want
-        os.execve(sys.executable, [sys.executable] + sys.argv, env)
+# ---------------------------------------------------------------------------
+# The cases, as in bench/cases/cases.go. Each setup returns (run, flops) for
+# one side ("torch" or "numpy"), or None where that side has no such case.
 
+def uniform(shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(shape, generator=g) * 2 - 1
+
+
+def gemm(m, k, n):
+    def setup(side):
+        a, b = uniform((m, k), 1), uniform((k, n), 2)
+        flops = 2.0 * m * n * k
+        if side == "torch":
+            c = torch.empty(m, n)
+            return (lambda: torch.mm(a, b, out=c)), flops
+        an, bn = a.numpy().copy(), b.numpy().copy()
+        cn = np.empty((m, n), np.float32)
+        return (lambda: np.matmul(an, bn, out=cn)), flops
+    return setup
+
+
+def conv(n, h, w, layers, backward):
+    """layers: (cin, cout, kh, kw, stride, (padH, padW)) applied in turn."""
+    def setup(side):
+        if side != "torch":
+            return None
+        x = uniform((n, layers[0][0], h, w), 1)
+        ws = [uniform((co, ci, kh, kw), 2 + i) for i, (ci, co, kh, kw, _, _) in enumerate(layers)]
+        flops, hh, ww = 0.0, h, w
+        for ci, co, kh, kw, s, (ph, pw) in layers:
+            oh, ow = (hh + 2 * ph - kh) // s + 1, (ww + 2 * pw - kw) // s + 1
+            flops += 2.0 * n * co * oh * ow * ci * kh * kw
+            hh, ww = oh, ow
+
+        def forward():
+            y = x
+            for wt, (_, _, _, _, s, p) in zip(ws, layers):
+                y = F.conv2d(y, wt, None, s, p)
+            return y
+
+        if not backward:
+            return forward, flops
+        x.requires_grad_(True)
+        for wt in ws:
+            wt.requires_grad_(True)
+        ones = torch.ones_like(forward().detach())
+
+        def run():
+            x.grad = None
+            for wt in ws:
+                wt.grad = None
+            forward().backward(ones)
+        return run, 3 * flops
+    return setup
+
+
+def bilinear(side):
+    if side != "torch":
+        return None
+    x = uniform((8, 64, 64, 64), 1)
+    return (lambda: F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)), 0.0
+
+
+def pixelshuffle(side):
+    if side != "torch":
+        return None
+    x = uniform((8, 64, 64, 64), 1)
+    # .contiguous() is a no-op when pixel_shuffle already returns a
+    # contiguous tensor, and makes sure the data moves as fovea's does.
+    return (lambda: F.pixel_shuffle(x, 2).contiguous()), 0.0
+
+
+CASES = {
+    "gemm-1024": gemm(1024, 1024, 1024),
+    "gemm-2048": gemm(2048, 2048, 2048),
+    "gemm-4096x576x64": gemm(4096, 576, 64),
+    "conv3x3-n8-c64-56-fwd": conv(8, 56, 56, [(64, 64, 3, 3, 1, (1, 1))], False),
+    "conv3x3-n8-c64-56-fwdbwd": conv(8, 56, 56, [(64, 64, 3, 3, 1, (1, 1))], True),
+    "conv3x3s2-n8-c3to32-128-fwd": conv(8, 128, 128, [(3, 32, 3, 3, 2, (1, 1))], False),
+    "gcn-k15-n8-c256to21-32-fwdbwd": conv(8, 32, 32, [(256, 21, 15, 1, 1, (7, 0)),
+                                                      (21, 21, 1, 15, 1, (0, 7))], True),
+    "bilinear2x-n8-c64-64-fwd": bilinear,
+    "pixelshuffle2-n8-c64-64-fwd": pixelshuffle,
+}
+
+
+def target(name):
+    """The issue's target as (max ratio fovea time / reference time, words)."""
+    if name in ("gemm-1024", "gemm-2048"):
+        return 1 / 0.9, "≥ 0.9× OpenBLAS GFLOP/s"
+    if name.startswith("gemm-"):
+        return None, ""
+    if name.startswith(("conv", "gcn")):
+        return 1.1, "≤ 1.1× time"
+    return 1.0, "≤ 1.0× time"
+
+
+# ---------------------------------------------------------------------------
+# Timing: the rule of bench/cases.Measure.
 
 def measure(run, warmup, repeat, min_time):
-    """fovea's timing rule: warm-up, then runs until both minimums are met; median in ms."""
     for _ in range(warmup):
         run()
-    times = []
-    total = 0.0
+    gc.collect()
+    times, total = [], 0.0
     while len(times) < repeat or total < min_time:
         t0 = time.perf_counter()
         run()
-        dt = time.perf_counter() - t0
-        times.append(dt)
-        total += dt
+        d = time.perf_counter() - t0
+        times.append(d)
+        total += d
     return statistics.median(times) * 1e3
 
 
-def python_cases(torch, np):
-    """Returns {case: (label, flops or None, setup)} where setup() returns the function to time."""
-    F = torch.nn.functional
-
-    def gemm(m, k, n):
-        def setup():
-            rng = np.random.default_rng(1)
-            a = rng.uniform(-1, 1, (m, k)).astype(np.float32)
-            b = rng.uniform(-1, 1, (k, n)).astype(np.float32)
-            c = np.empty((m, n), np.float32)
-            return lambda: np.matmul(a, b, out=c)
-
-        return ("NumPy", 2.0 * m * n * k, setup)
-
-    def conv(layers, n, c, h, w, backward):
-        # layers: list of (cin, cout, (kh, kw), stride, pad)
-        flops = 0.0
-        hh, ww = h, w
-        for cin, cout, (kh, kw), s, p in layers:
-            oh = (hh + 2 * p[0] - kh) // s + 1
-            ow = (ww + 2 * p[1] - kw) // s + 1
-            flops += 2.0 * n * cout * oh * ow * cin * kh * kw
-            hh, ww = oh, ow
-        if backward:
-            flops *= 3
-
-        def setup():
-            g = torch.Generator().manual_seed(1)
-            x = torch.rand(n, c, h, w, generator=g) * 2 - 1
-            ws = [torch.rand(cout, cin, kh, kw, generator=g) * 2 - 1 for cin, cout, (kh, kw), _, _ in layers]
-            if backward:
-                x.requires_grad_()
-                for t in ws:
-                    t.requires_grad_()
-
-            def forward():
-                y = x
-                for (_, _, _, s, p), t in zip(layers, ws):
-                    y = F.conv2d(y, t, None, s, p)
-                return y
-
-            if not backward:
-                def run():
-                    with torch.no_grad():
-                        forward()
-                return run
-            ones = torch.ones_like(forward().detach())
-
-            def run():
-                x.grad = None
-                for t in ws:
-                    t.grad = None
-                forward().backward(ones)
-            return run
-
-        return ("PyTorch", flops, setup)
-
-    def upsample(kind):
-        def setup():
-            g = torch.Generator().manual_seed(1)
-            x = torch.rand(8, 64, 64, 64, generator=g) * 2 - 1
-            if kind == "bilinear":
-                f = lambda: F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-            else:
-                f = lambda: F.pixel_shuffle(x, 2)
-
-            def run():
-                with torch.no_grad():
-                    f()
-            return run
-
-        return ("PyTorch", None, setup)
-
-    return {
-        "gemm-1024": gemm(1024, 1024, 1024),
-        "gemm-2048": gemm(2048, 2048, 2048),
-        "gemm-4096x576x64": gemm(4096, 576, 64),
-        "conv3x3-n8-c64-56-fwd": conv([(64, 64, (3, 3), 1, (1, 1))], 8, 64, 56, 56, False),
-        "conv3x3-n8-c64-56-fwdbwd": conv([(64, 64, (3, 3), 1, (1, 1))], 8, 64, 56, 56, True),
-        "conv3x3s2-n8-c3to32-128-fwd": conv([(3, 32, (3, 3), 2, (1, 1))], 8, 3, 128, 128, False),
-        "gcn-k15-n8-c256to21-32-fwdbwd": conv(
-            [(256, 21, (15, 1), 1, (7, 0)), (21, 21, (1, 15), 1, (0, 7))], 8, 256, 32, 32, True),
-        "bilinear2x-n8-c64-64-fwd": upsample("bilinear"),
-        "pixelshuffle2-n8-c64-64-fwd": upsample("pixelshuffle"),
-    }
+def openblas():
+    """The OpenBLAS that NumPy and torch.mm share, via ctypes."""
+    np.matmul(np.ones((8, 8), np.float32), np.ones((8, 8), np.float32))
+    with open("/proc/self/maps") as f:
+        paths = sorted({line.split()[-1] for line in f if "libopenblas" in line})
+    if not paths:
+        return None
+    lib = ctypes.CDLL(paths[0])
+    lib.openblas_get_corename.restype = ctypes.c_char_p
+    lib.openblas_get_config.restype = ctypes.c_char_p
+    return lib
 
 
-def build_fovea(repo):
-    out = os.path.join(tempfile.mkdtemp(prefix="fovea-compare-"), "fovea")
-    subprocess.run(["go", "build", "-o", out, "./cmd/fovea"], cwd=repo, check=True)
-    return out
+def set_threads(n, blas):
+    torch.set_num_threads(n)
+    if blas is not None:
+        blas.openblas_set_num_threads(n)
 
 
-def run_fovea(binary, case, args):
-    cmd = [binary, "bench", "--json", "--threads", str(args.threads), "--warmup", str(args.warmup),
-           "--repeat", str(args.repeat), "--min-time", f"{args.min_time}s", case]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            rec = json.loads(line)
-            if rec.get("case") == case:
-                return rec
-    raise RuntimeError(f"fovea bench printed no JSON line for {case}: {out!r}")
-
-
-def blas_name(np):
+def cpu_model():
     try:
-        cfg = np.show_config(mode="dicts")
-        return cfg["Build Dependencies"]["blas"]["name"]
-    except Exception:
-        pass
-    try:
-        maps = open("/proc/self/maps").read()
-        for name in ("openblas", "blis", "mkl", "libblas"):
-            if name in maps:
-                return name
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return "unknown"
+    return platform.processor() or platform.machine()
 
 
-def cpu_name():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+def torch_conv_path():
+    """Which ATen convolution runs a small float32 conv (oneDNN or not)."""
+    x, w = torch.rand(8, 64, 16, 16), torch.rand(64, 64, 3, 3)
+    with torch.autograd.profiler.profile() as prof:
+        F.conv2d(x, w, None, 1, 1)
+    names = {e.name for e in prof.function_events}
+    for n in ("aten::mkldnn_convolution", "aten::_slow_conv2d_forward", "aten::thnn_conv2d"):
+        if n in names:
+            return n
+    return ", ".join(sorted(n for n in names if "conv" in n))
+
+
+# ---------------------------------------------------------------------------
+
+def run_fovea(exe, name, threads, args):
+    cmd = [exe, "bench", "--json", "--threads", str(threads), "--repeat", str(args.repeat),
+           "--warmup", str(args.warmup), "--min-time", f"{args.min_time}s", name]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"compare.py: {' '.join(cmd)} failed:\n{p.stderr}")
+    lines = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+    if len(lines) != 1 or lines[0].get("case") != name:
+        sys.exit(f"compare.py: {' '.join(cmd)}: expected one JSON line for {name}, got:\n{p.stdout}")
+    return lines[0]
+
+
+def build_fovea(tmp):
+    exe = os.path.join(tmp, "fovea")
+    print(f"building {exe} from {ROOT} ...", file=sys.stderr)
+    subprocess.run(["go", "build", "-o", exe, "./cmd/fovea"], cwd=ROOT, check=True)
+    return exe
+
+
+def measure_case(exe, name, threads, args, blas):
+    """Median-of-rounds times (ms) of fovea, torch and numpy for one case."""
+    setups = {side: CASES[name](side) for side in ("torch", "numpy")}
+    flops = setups["torch"][1]
+    res = {"fovea": [], "torch": [], "numpy": []}
+    fovea_line = None
+    for r in range(args.rounds):
+        order = ["fovea", "torch", "numpy"]
+        if r % 2 == 1:
+            order.reverse()
+        for side in order:
+            if side == "fovea":
+                fovea_line = run_fovea(exe, name, threads, args)
+                res["fovea"].append(fovea_line["ms_median"])
+            elif setups[side] is not None:
+                set_threads(threads, blas)
+                res[side].append(measure(setups[side][0], args.warmup, args.repeat, args.min_time))
+    # fovea's flop count must be the same as ours.
+    if flops and fovea_line.get("gflops"):
+        theirs = fovea_line["gflops"] * fovea_line["ms_median"] * 1e6
+        if abs(theirs - flops) > 0.01 * flops:
+            print(f"warning: {name}: fovea counts {theirs:.4g} flops, compare.py {flops:.4g}", file=sys.stderr)
+    return res, flops, fovea_line
+
+
+def fmt(v, spec):
+    return "—" if v is None else format(v, spec)
+
+
+def gf(flops, ms):
+    return None if not flops or ms is None else flops / (ms * 1e-3) / 1e9
 
 
 def main():
-    args = parse_args()
-    clean_env_and_reexec(args.threads)
-    import numpy as np
-    import torch
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("cases", nargs="*", help="case names or globs (default: all)")
+    ap.add_argument("--fovea", help="a built fovea binary (default: go build ./cmd/fovea into a temporary folder)")
+    ap.add_argument("--threads", type=int, default=2, help="threads on both sides (default 2)")
+    ap.add_argument("--no-single", action="store_true", help="skip the 1-thread GEMM rows")
+    ap.add_argument("--repeat", type=int, default=10, help="least number of timed runs per case and side (default 10)")
+    ap.add_argument("--min-time", type=float, default=1.0, help="least seconds of timed runs per case and side (default 1)")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="alternate fovea and Python this many times per case, order flipped each round; "
+                         "the median of the rounds' medians is reported (default 3)")
+    ap.add_argument("--json", action="store_true",
+                    help="print one JSON object per line (a header, then one per row) instead of Markdown")
+    args = ap.parse_args()
+    if args.repeat < 1 or args.rounds < 1 or args.threads < 1 or args.warmup < 0 or args.min_time < 0:
+        ap.error("--repeat, --rounds and --threads must be ≥ 1; --warmup and --min-time ≥ 0")
 
-    torch.set_num_threads(args.threads)
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    selected = CASES
+    names = list(CASES)
     if args.cases:
-        selected = [c for c in CASES if any(fnmatch.fnmatch(c, p) for p in args.cases)]
-        if not selected:
-            sys.exit(f"compare.py: no case matches {args.cases}; cases are {', '.join(CASES)}")
-    binary = args.fovea or build_fovea(repo)
-    pycases = python_cases(torch, np)
+        chosen = set()
+        for pat in args.cases:
+            hit = [n for n in names if fnmatch.fnmatchcase(n, pat)]
+            if not hit:
+                ap.error(f"unknown case {pat!r}; known cases: {', '.join(names)}")
+            chosen.update(hit)
+        names = [n for n in names if n in chosen]
+    runs = [(n, args.threads) for n in names]
+    if not args.no_single and args.threads != 1:
+        runs += [(n, 1) for n in names if n.startswith("gemm-")]
 
-    # Warm the BLAS library once so its thread start-up is not timed.
-    np.ones((64, 64), np.float32) @ np.ones((64, 64), np.float32)
-    py_ms = {c: [] for c in selected}
-    fv_ms = {c: [] for c in selected}
-    fv_rec = {}
-    for _ in range(args.rounds):
-        for case in selected:
-            _, _, setup = pycases[case]
-            run = setup()
-            py_ms[case].append(measure(run, args.warmup, args.repeat, args.min_time))
-            del run
-            rec = run_fovea(binary, case, args)
-            fv_ms[case].append(rec["ms_median"])
-            fv_rec[case] = rec
+    blas = openblas()
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.abspath(args.fovea) if args.fovea else build_fovea(tmp)
+        load0 = os.getloadavg()
+        t0 = time.time()
+        rows = []
+        for name, threads in runs:
+            print(f"{name} ({threads} thr) ...", file=sys.stderr, flush=True)
+            res, flops, line = measure_case(exe, name, threads, args, blas)
+            rows.append((name, threads, res, flops, line))
+        load1 = os.getloadavg()
+        elapsed = time.time() - t0
 
-    rows = []
-    for case in selected:
-        label, flops, _ = pycases[case]
-        p = statistics.median(py_ms[case])
-        f = statistics.median(fv_ms[case])
-        row = {
-            "case": case, "reference": label, "ref_ms": round(p, 3), "fovea_ms": round(f, 3),
-            "ratio": round(f / p, 3),
-            "ref_spread_ms": [round(min(py_ms[case]), 3), round(max(py_ms[case]), 3)],
-            "fovea_spread_ms": [round(min(fv_ms[case]), 3), round(max(fv_ms[case]), 3)],
-        }
-        if flops:
-            row["ref_gflops"] = round(flops / (p / 1e3) / 1e9, 1)
-            row["fovea_gflops"] = round(flops / (f / 1e3) / 1e9, 1)
-        rows.append(row)
-
-    kernel = next(iter(fv_rec.values())).get("kernel", "?") if fv_rec else "?"
-    header = (f"{time.strftime('%Y-%m-%d')}, {cpu_name()}, {args.threads} thread(s), "
-              f"{args.rounds} round(s); PyTorch {torch.__version__}, NumPy {np.__version__} "
-              f"(BLAS: {blas_name(np)}), fovea kernel {kernel}")
+    kernel = rows[0][4]["kernel"] if rows else "?"
+    corename = blas.openblas_get_corename().decode() if blas else "not found"
+    blasconf = blas.openblas_get_config().decode() if blas else ""
+    header = {
+        "date": datetime.date.today().isoformat(), "cpu": cpu_model(), "logical_cpus": os.cpu_count(),
+        "fovea_kernel": kernel, "torch": torch.__version__, "torch_conv": torch_conv_path(),
+        "numpy": np.__version__, "openblas_core": corename, "openblas_config": blasconf,
+        "warmup": args.warmup, "repeat": args.repeat, "min_time_s": args.min_time, "rounds": args.rounds,
+        "seconds": round(elapsed), "load_before": [round(x, 2) for x in load0],
+        "load_after": [round(x, 2) for x in load1],
+    }
+    table = []
+    for name, threads, res, flops, line in rows:
+        med = {k: statistics.median(v) if v else None for k, v in res.items()}
+        f, t, n = med["fovea"], med["torch"], med["numpy"]
+        limit, words = target(name)
+        met = None
+        if limit is not None:
+            ref = min(x for x in (t, n) if x is not None) if name.startswith("gemm-") else t
+            met = f / ref <= limit
+        table.append({
+            "case": name, "threads": threads, "fovea_ms": f, "torch_ms": t, "numpy_ms": n, "ratio": f / t,
+            "fovea_gflops": gf(flops, f), "torch_gflops": gf(flops, t), "numpy_gflops": gf(flops, n),
+            "target": words, "met": met, "over_by": None if limit is None else f / ref / limit,
+            "rounds_ms": res,
+        })
     if args.json:
-        print(json.dumps({"header": header}))
-        for r in rows:
+        print(json.dumps(header))
+        for r in table:
             print(json.dumps(r))
         return
-    print(header)
-    print()
-    print("| case | reference | reference ms | fovea ms | fovea/ref | ref GFLOP/s | fovea GFLOP/s |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['case']} | {r['reference']} | {r['ref_ms']:.2f} | {r['fovea_ms']:.2f} | {r['ratio']:.2f} "
-              f"| {r.get('ref_gflops', '')} | {r.get('fovea_gflops', '')} |")
 
+    print(f"## fovea vs PyTorch — {header['date']}\n")
+    print(f"- CPU: {header['cpu']} ({header['logical_cpus']} logical CPUs); fovea kernel `{kernel}`")
+    print(f"- PyTorch {torch.__version__} (conv: `{header['torch_conv']}`), NumPy {np.__version__}, "
+          f"OpenBLAS core `{corename}` ({blasconf})")
+    print(f"- timing: {args.warmup} warm-up run(s), then ≥ {args.repeat} runs and ≥ {args.min_time:g} s, median; "
+          f"median of {args.rounds} round(s) alternating the sides; {elapsed:.0f} s in all")
+    print(f"- load average (1, 5, 15 min): {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} before, "
+          f"{load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} after\n")
+    print("| case | thr | fovea ms | PyTorch ms | fovea/PyTorch | fovea GFLOP/s | PyTorch GFLOP/s "
+          "| NumPy ms | NumPy GFLOP/s | target | met |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for r in table:
+        met = "" if r["met"] is None else "yes" if r["met"] else f"no (×{r['over_by']:.2f})"
+        print(f"| {r['case']} | {r['threads']} | {r['fovea_ms']:.3f} | {r['torch_ms']:.3f} | {r['ratio']:.2f} | "
+              f"{fmt(r['fovea_gflops'], '.1f')} | {fmt(r['torch_gflops'], '.1f')} | {fmt(r['numpy_ms'], '.3f')} | "
+              f"{fmt(r['numpy_gflops'], '.1f')} | {r['target']} | {met} |")
+    print("\nratio = fovea time / PyTorch time (below 1: fovea is faster). GEMM targets compare with the faster "
+          "of torch.mm and NumPy (both OpenBLAS); a missed target shows by how much fovea's time exceeds it.")
 
 if __name__ == "__main__":
     main()
