@@ -32,10 +32,15 @@ func TestNumPyBits(t *testing.T) {
 		t.Fatal(err)
 	}
 	var g struct {
-		IoUThrs []string `json:"iouThrs"`
-		RecThrs []string `json:"recThrs"`
-		VOC07   []string `json:"voc07"`
-		Sums    []struct {
+		IoUThrs  []string `json:"iouThrs"`
+		RecThrs  []string `json:"recThrs"`
+		VOC07    []string `json:"voc07"`
+		LongSums []struct {
+			N    int
+			Sum  string
+			Mean string
+		} `json:"long_sums"`
+		Sums []struct {
 			X    []string `json:"x"`
 			Sum  string   `json:"sum"`
 			Mean *string  `json:"mean"`
@@ -62,6 +67,22 @@ func TestNumPyBits(t *testing.T) {
 		if got := float64(i) * 0.1; got != w {
 			t.Errorf("VOC07 threshold %d = %x, want %x", i, got, w)
 		}
+	}
+	scales := []float64{1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}
+	for _, s := range g.LongSums {
+		x := make([]float64, s.N)
+		for i := range x {
+			x[i] = float64((i*7919)%10007) / 10007.0 * scales[i%17]
+		}
+		if got, want := pairwise.Sum(x), hexFloats(t, []string{s.Sum})[0]; got != want {
+			t.Errorf("sum of %d values = %x, want NumPy's %x", s.N, got, want)
+		}
+		if got, want := pairwise.Mean(x), hexFloats(t, []string{s.Mean})[0]; got != want {
+			t.Errorf("mean of %d values = %x, want NumPy's %x", s.N, got, want)
+		}
+	}
+	if len(g.LongSums) == 0 {
+		t.Errorf("no long sums in numpy.json")
 	}
 	for _, s := range g.Sums {
 		x := hexFloats(t, s.X)

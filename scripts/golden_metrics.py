@@ -481,7 +481,15 @@ def gen_numpy():
         x = rng.rand(n) * 10 ** rng.uniform(-3, 3, size=n)
         sums.append({"x": [float.hex(float(v)) for v in x], "sum": float.hex(float(np.sum(x))),
                      "mean": float.hex(float(np.mean(x))) if n else None})
+    # long arrays, made from a formula Go can repeat exactly: NumPy sums them
+    # in 8192-value buffers, each pairwise
+    scales = [1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8]
+    long_sums = []
+    for n in (8192, 8193, 20000, 30001, 80800):
+        x = np.array([float((i * 7919) % 10007) / 10007.0 * scales[i % 17] for i in range(n)])
+        long_sums.append({"n": n, "sum": float.hex(float(np.sum(x))), "mean": float.hex(float(np.mean(x)))})
     out = {
+        "long_sums": long_sums,
         "iouThrs": [float.hex(float(v)) for v in np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)],
         "recThrs": [float.hex(float(v)) for v in np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)],
         "voc07": [float.hex(float(v)) for v in np.arange(0., 1.1, 0.1)],

@@ -3,19 +3,36 @@
 // Python tools (pycocotools, mmsegmentation, the VOC devkit ports), which all
 // average with np.mean / np.nanmean / np.sum.
 //
-// NumPy reduces a contiguous float64 array with a pairwise sum: blocks of at
-// most 128 values are summed with eight interleaved accumulators, and longer
-// arrays are split in two (the split point rounded down to a multiple of 8)
-// and summed recursively.
+// NumPy reduces a float64 array through its buffered iterator: the array is
+// cut into chunks of 8192 values (the buffer size), the chunks' sums are added
+// one after the other to 0, and each chunk is summed pairwise: blocks of at
+// most 128 values with eight interleaved accumulators, longer runs split in
+// two (the split point rounded down to a multiple of 8) and summed
+// recursively.
 package pairwise
 
 import "math"
 
-const blockSize = 128
+const (
+	blockSize  = 128  // NumPy's PW_BLOCKSIZE
+	bufferSize = 8192 // NumPy's default ufunc buffer size
+)
 
-// Sum returns the sum of x in NumPy's pairwise order (np.sum(x) for a 1-D
-// float64 array x: (n,)).
+// Sum returns the sum of x in NumPy's order (np.sum(x) for a 1-D float64
+// array x: (n,)).
 func Sum(x []float64) float64 {
+	if len(x) <= bufferSize {
+		return pairwiseSum(x)
+	}
+	res := 0.0
+	for i := 0; i < len(x); i += bufferSize {
+		res += pairwiseSum(x[i:min(i+bufferSize, len(x))])
+	}
+	return res
+}
+
+// pairwiseSum is NumPy's pairwise_sum of one buffer.
+func pairwiseSum(x []float64) float64 {
 	n := len(x)
 	if n < 8 {
 		res := 0.0
@@ -46,7 +63,7 @@ func Sum(x []float64) float64 {
 	}
 	n2 := n / 2
 	n2 -= n2 % 8
-	return Sum(x[:n2]) + Sum(x[n2:])
+	return pairwiseSum(x[:n2]) + pairwiseSum(x[n2:])
 }
 
 // Mean returns np.mean(x): Sum(x) / len(x), NaN for an empty slice.
