@@ -108,11 +108,12 @@ func poolGeometry(op string, x *tensor.Tensor, kernel, stride, padding, dilation
 // (or rounded up with CeilMode, dropping a last window that would start in
 // the right padding) and the indices of the maxima in the same shape: each
 // the flat offset h·W + w within its (H, W) plane, an integral float32, as
-// MaxUnpool2d takes them. A NaN in a window wins; among equal maxima the
-// first in row-major order wins. The gradient flows to the maxima only; the
-// indices record no graph.
+// MaxUnpool2d takes them (so a plane may have at most 2^24 pixels). A NaN in
+// a window wins; among equal maxima the first in row-major order wins. The
+// gradient flows to the maxima only; the indices record no graph.
 func MaxPool2d(x *tensor.Tensor, opt MaxPool2dOptions) (values, indices *tensor.Tensor) {
 	g := poolGeometry("MaxPool2d", x, opt.Kernel, opt.Stride, opt.Padding, opt.Dilation, opt.CeilMode)
+	checkIndexable("MaxPool2d", x, g.h*g.w)
 	oshape := outShape(x.Shape(), g.oh, g.ow)
 	out, idx := tensor.Zeros(oshape...), tensor.Zeros(oshape...)
 	xd, yd, id := x.Data(), out.Data(), idx.Data()
@@ -153,6 +154,16 @@ func MaxPool2d(x *tensor.Tensor, opt MaxPool2dOptions) (values, indices *tensor.
 		return []*tensor.Tensor{gx}
 	}, x)
 	return out, idx
+}
+
+// maxIndexable is the largest plane whose flat offsets are all exact in a
+// float32 index tensor.
+const maxIndexable = 1 << 24
+
+func checkIndexable(op string, x *tensor.Tensor, plane int) {
+	if plane > maxIndexable {
+		panic(fmt.Sprintf("functional.%s: planes of %d pixels (x %s) are too large for float32 indices (at most 2^24)", op, plane, tensor.FormatShape(x.Shape())))
+	}
 }
 
 // scatterPlanes adds src[p, i] into dst[p, idx[p, i]] for every plane p.
@@ -322,6 +333,7 @@ func AdaptiveAvgPool2d(x *tensor.Tensor, oh, ow int) *tensor.Tensor {
 // and indices are as in MaxPool2d.
 func AdaptiveMaxPool2d(x *tensor.Tensor, oh, ow int) (values, indices *tensor.Tensor) {
 	planes, h, w := adaptiveCheck("AdaptiveMaxPool2d", x, oh, ow)
+	checkIndexable("AdaptiveMaxPool2d", x, h*w)
 	oshape := outShape(x.Shape(), oh, ow)
 	out, idx := tensor.Zeros(oshape...), tensor.Zeros(oshape...)
 	xd, yd, id := x.Data(), out.Data(), idx.Data()
@@ -392,6 +404,7 @@ func MaxUnpool2d(x, indices *tensor.Tensor, opt MaxUnpool2dOptions) *tensor.Tens
 	if oh <= 0 || ow <= 0 {
 		panic(fmt.Sprintf("functional.MaxUnpool2d: output size (%d,%d) must be positive (x %s, options %+v)", oh, ow, tensor.FormatShape(x.Shape()), opt))
 	}
+	checkIndexable("MaxUnpool2d", x, oh*ow)
 	hw, ihw := oh*ow, ih*iw
 	idx := indices.Data()
 	for i, v := range idx {
