@@ -341,6 +341,17 @@ def bench():
     run("MaxPool2d", lambda: F.max_pool2d(x, 2, return_indices=True))
     run("ReLU", lambda: F.relu(x))
     run("GELU", lambda: F.gelu(x))
+    run("SiLU", lambda: F.silu(x))
+    run("Sigmoid", lambda: torch.sigmoid(x))
+    run("GELUBackward", lambda: F.gelu(xg).backward(torch.ones_like(x)))
+    cx = gen([8, 64, 32, 32], -1.0, 1.0, 1)
+    cw = gen([64, 32, 4, 4], -0.1, 0.1, 2)
+    cb = gen([32], -0.1, 0.1, 3)
+    run("ConvTranspose2d", lambda: F.conv_transpose2d(cx, cw, cb, stride=2, padding=1))
+    cxg, cwg, cbg = [t.clone().requires_grad_(True) for t in (cx, cw, cb)]
+    cg = torch.ones(8, 32, 64, 64)
+    run("ConvTranspose2dBackward",
+        lambda: F.conv_transpose2d(cxg, cwg, cbg, stride=2, padding=1).backward(cg))
 
 
 def main():

@@ -104,3 +104,25 @@ func BenchmarkGELUBackward(b *testing.B) {
 		functional.GELU(x, functional.GELUExact).BackwardWith(g)
 	}
 }
+
+func BenchmarkConvTranspose2d(b *testing.B) {
+	// A decoder stage: (8, 64, 32, 32) → (8, 32, 64, 64), kernel 4, stride 2.
+	x := genValues([]int{8, 64, 32, 32}, -1, 1, 1)
+	w := genValues([]int{64, 32, 4, 4}, -0.1, 0.1, 2)
+	bias := genValues([]int{32}, -0.1, 0.1, 3)
+	opt := functional.ConvTranspose2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}}
+	for b.Loop() {
+		functional.ConvTranspose2d(x, w, bias, opt)
+	}
+}
+
+func BenchmarkConvTranspose2dBackward(b *testing.B) {
+	x := genValues([]int{8, 64, 32, 32}, -1, 1, 1).SetRequiresGrad(true)
+	w := genValues([]int{64, 32, 4, 4}, -0.1, 0.1, 2).SetRequiresGrad(true)
+	bias := genValues([]int{32}, -0.1, 0.1, 3).SetRequiresGrad(true)
+	opt := functional.ConvTranspose2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}}
+	g := tensor.Ones(8, 32, 64, 64)
+	for b.Loop() {
+		functional.ConvTranspose2d(x, w, bias, opt).BackwardWith(g)
+	}
+}
