@@ -7,8 +7,8 @@ import (
 	"github.com/fovea-ml/fovea/tensor"
 )
 
-// moments returns the mean, standard deviation, minimum and maximum of t.
-func moments(t *tensor.Tensor) (mean, std, lo, hi float64) {
+// sampleMoments returns the mean, standard deviation, minimum and maximum of t.
+func sampleMoments(t *tensor.Tensor) (mean, std, lo, hi float64) {
 	lo, hi = math.Inf(1), math.Inf(-1)
 	for _, v := range t.Data() {
 		mean += float64(v)
@@ -53,7 +53,7 @@ func TestInitDistributions(t *testing.T) {
 	for _, c := range cases {
 		x := tensor.Zeros(shape...)
 		c.fill(x)
-		mean, std, lo, hi := moments(x)
+		mean, std, lo, hi := sampleMoments(x)
 		n := float64(x.Size())
 		if math.Abs(mean) > 5*c.want.std/math.Sqrt(n) {
 			t.Errorf("%s: mean %.3g, want 0 ± %.3g", c.name, mean, 5*c.want.std/math.Sqrt(n))

@@ -1,7 +1,5 @@
 package nn
 
-import "math"
-
 // Reduction kernels of the normalisation layers. Each keeps four
 // independent float64 accumulators, so that the loop is not bound by the
 // latency of one chain of additions, and sums float32 data in float64.
@@ -27,16 +25,6 @@ func sumSq(a []float32) (s, ss float64) {
 		q0 += v * v
 	}
 	return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
-}
-
-// meanInvStd returns the mean of a and 1/√(var + eps) with the biased
-// variance, computed from centred sums (two passes) for accuracy.
-func meanInvStd(a []float32, eps float64) (mean, invstd, variance float64) {
-	s, _ := sumSq(a)
-	n := float64(len(a))
-	mean = s / n
-	variance = centredSq(a, mean) / n
-	return mean, 1 / math.Sqrt(variance+eps), variance
 }
 
 // centredSq returns Σ(a − m)².

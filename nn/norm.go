@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 
 	"github.com/fovea-ml/fovea/internal/cpu"
 	"github.com/fovea-ml/fovea/stochastic"
@@ -89,6 +91,10 @@ func checkAffine(op string, w, b *tensor.Tensor, n int) {
 // parameters w, b (either may be nil), whose index for element j of row r is
 // ((r·d + j) / every) mod len(w) — every = 1 and len(w) = d for LayerNorm;
 // every = spatial size for GroupNorm; d must be a multiple of every.
+//
+// It makes two passes over the data forward (statistics, output) and two
+// backward (row sums, then input and affine gradients), keeping only the
+// per-row mean and 1/std: x̂ is recomputed, not stored.
 func rowNorm(op string, x, w, b *tensor.Tensor, d, every int, eps float64) *tensor.Tensor {
 	n := x.Size()
 	rows := 0
@@ -96,7 +102,7 @@ func rowNorm(op string, x, w, b *tensor.Tensor, d, every int, eps float64) *tens
 		rows = n / d
 	}
 	xd := x.Data()
-	xhat := make([]float32, n)
+	mean := make([]float64, rows)
 	invstd := make([]float64, rows)
 	y := tensor.Zeros(x.Shape()...)
 	yd := y.Data()
@@ -110,6 +116,7 @@ func rowNorm(op string, x, w, b *tensor.Tensor, d, every int, eps float64) *tens
 		bd = b.Data()
 		np = len(bd)
 	}
+	perElement := every == 1 && np == d // LayerNorm: one affine pair per element of a row
 	// affine returns the scale and shift of the segment starting at flat
 	// index i.
 	affine := func(i int) (sc, sh float32) {
@@ -127,72 +134,110 @@ func rowNorm(op string, x, w, b *tensor.Tensor, d, every int, eps float64) *tens
 	cpu.ParallelGrain(rows, grain, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row := xd[r*d : (r+1)*d]
-			mean, is, _ := meanInvStd(row, eps)
-			invstd[r] = is
-			xh := xhat[r*d : (r+1)*d]
+			mu, is := moments(row, eps)
+			mean[r], invstd[r] = mu, is
 			yr := yd[r*d : (r+1)*d]
-			for j, v := range row {
-				xh[j] = float32((float64(v) - mean) * is)
-			}
-			switch {
-			case every == 1 && wd != nil && bd != nil:
+			if perElement && wd != nil && bd != nil {
 				wd, bd := wd[:d], bd[:d]
-				for j, h := range xh {
-					yr[j] = h*wd[j] + bd[j]
+				for j, v := range row {
+					yr[j] = float32((float64(v)-mu)*is)*wd[j] + bd[j]
 				}
-			default:
-				for j0 := 0; j0 < d; j0 += every {
-					sc, sh := affine(r*d + j0)
-					for j := j0; j < j0+every; j++ {
-						yr[j] = xh[j]*sc + sh
-					}
+				continue
+			}
+			for j0 := 0; j0 < d; j0 += every {
+				sc, sh := affine(r*d + j0)
+				for j := j0; j < j0+every; j++ {
+					yr[j] = float32((float64(row[j])-mu)*is)*sc + sh
 				}
 			}
 		}
 	})
 	return tensor.Record(op, y, func(g *tensor.Tensor) []*tensor.Tensor {
 		gd := g.Data()
+		needX := x.RequiresGrad()
+		needW, needB := w != nil && w.RequiresGrad(), b != nil && b.RequiresGrad()
 		var gx, gw, gb *tensor.Tensor
-		if x.RequiresGrad() {
+		var gxd []float32
+		if needX {
 			gx = tensor.Zeros(x.Shape()...)
-			gxd := gx.Data()
-			cpu.ParallelGrain(rows, grain, func(lo, hi int) {
-				for r := lo; r < hi; r++ {
-					xh := xhat[r*d : (r+1)*d]
-					gr := gd[r*d : (r+1)*d]
-					out := gxd[r*d : (r+1)*d]
-					is := invstd[r]
-					if every == 1 && wd != nil {
-						s1, s2 := sumDotW(gr, wd, xh)
-						m1, m2 := s1/float64(d), s2/float64(d)
-						wd := wd[:d]
-						for j := range out {
-							out[j] = float32(is * (float64(gr[j])*float64(wd[j]) - m1 - float64(xh[j])*m2))
+			gxd = gx.Data()
+		}
+		var parts partials
+		cpu.ParallelGrain(rows, grain, func(lo, hi int) {
+			var pw, pb []float64
+			if needW || needB {
+				pw, pb = make([]float64, np), make([]float64, np)
+			}
+			for r := lo; r < hi; r++ {
+				xr, gr := xd[r*d:(r+1)*d], gd[r*d:(r+1)*d]
+				mu, is := mean[r], invstd[r]
+				if perElement {
+					if needX {
+						// s1 = Σ g·w, s2 = Σ g·w·x̂ = is·(Σ g·w·x − mu·s1);
+						// dx = is·(g·w − s1/d − x̂·s2/d) = is·g·w − a·x + c.
+						var s1, s3 float64
+						if wd != nil {
+							s1, s3 = sumDotW(gr, wd, xr)
+						} else {
+							s1, s3 = sumDot(gr, xr)
 						}
-						continue
+						s2 := is * (s3 - mu*s1)
+						a := is * is * s2 / float64(d)
+						c := a*mu - is*s1/float64(d)
+						out := gxd[r*d : (r+1)*d]
+						if wd != nil {
+							wd := wd[:d]
+							for j, gv := range gr {
+								out[j] = float32(is*float64(gv)*float64(wd[j]) - a*float64(xr[j]) + c)
+							}
+						} else {
+							for j, gv := range gr {
+								out[j] = float32(is*float64(gv) - a*float64(xr[j]) + c)
+							}
+						}
 					}
-					var s1, s2 float64
-					for j0 := 0; j0 < d; j0 += every {
-						sc, _ := affine(r*d + j0)
-						a, c := sumDot(gr[j0:j0+every], xh[j0:j0+every])
-						s1 += float64(sc) * a
-						s2 += float64(sc) * c
+					if pw != nil {
+						pw, pb := pw[:d], pb[:d]
+						for j, gv := range gr {
+							g64 := float64(gv)
+							pw[j] += g64 * (float64(xr[j]) - mu) * is
+							pb[j] += g64
+						}
 					}
-					m1, m2 := s1/float64(d), s2/float64(d)
+					continue
+				}
+				var s1, s2 float64
+				for j0 := 0; j0 < d; j0 += every {
+					sc, _ := affine(r*d + j0)
+					sg, sgx := sumDot(gr[j0:j0+every], xr[j0:j0+every])
+					segX := is * (sgx - mu*sg) // Σ g·x̂ over the segment
+					s1 += float64(sc) * sg
+					s2 += float64(sc) * segX
+					if pw != nil {
+						k := ((r*d + j0) / every) % np
+						pw[k] += segX
+						pb[k] += sg
+					}
+				}
+				if needX {
+					a := is * is * s2 / float64(d)
+					c := a*mu - is*s1/float64(d)
+					out := gxd[r*d : (r+1)*d]
 					for j0 := 0; j0 < d; j0 += every {
 						sc, _ := affine(r*d + j0)
 						k := is * float64(sc)
-						c1, c2 := is*m1, is*m2
 						for j := j0; j < j0+every; j++ {
-							out[j] = float32(k*float64(gr[j]) - c1 - float64(xh[j])*c2)
+							out[j] = float32(k*float64(gr[j]) - a*float64(xr[j]) + c)
 						}
 					}
 				}
-			})
-		}
-		needW, needB := w != nil && w.RequiresGrad(), b != nil && b.RequiresGrad()
+			}
+			if pw != nil {
+				parts.add(lo, pw, pb)
+			}
+		})
 		if needW || needB {
-			accW, accB := affineGrads(gd, xhat, rows, d, every, np)
+			accW, accB := parts.sum(np)
 			if needW {
 				gw = tensor.Zeros(w.Shape()...)
 				for k, v := range accW {
@@ -210,39 +255,46 @@ func rowNorm(op string, x, w, b *tensor.Tensor, d, every int, eps float64) *tens
 	}, x, w, b)
 }
 
-// affineGrads returns Σ g·x̂ and Σ g per affine index for rowNorm, summing
-// chunks of rows in parallel.
-func affineGrads(gd, xhat []float32, rows, d, every, np int) (accW, accB []float64) {
-	chunks := max(1, min(cpu.Threads(), rows*d/65536))
-	partW, partB := make([][]float64, chunks), make([][]float64, chunks)
-	cpu.Parallel(chunks, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			pw, pb := make([]float64, np), make([]float64, np)
-			r0, r1 := c*rows/chunks, (c+1)*rows/chunks
-			if every == 1 && np == d {
-				for r := r0; r < r1; r++ {
-					gr, xh := gd[r*d:(r+1)*d], xhat[r*d:(r+1)*d]
-					for j, v := range gr {
-						pw[j] += float64(v) * float64(xh[j])
-						pb[j] += float64(v)
-					}
-				}
-			} else {
-				for i0 := r0 * d; i0 < r1*d; i0 += every {
-					k := (i0 / every) % np
-					sb, sw := sumDot(gd[i0:i0+every], xhat[i0:i0+every])
-					pw[k] += sw
-					pb[k] += sb
-				}
-			}
-			partW[c], partB[c] = pw, pb
-		}
-	})
-	accW, accB = partW[0], partB[0]
-	for c := 1; c < chunks; c++ {
+// moments returns the mean of a and 1/√(var + eps) with the biased
+// variance. It takes Σa and Σa² in one pass (float64), and a second,
+// centred pass only when the mean is so large against the spread that the
+// one-pass variance would lose precision.
+func moments(a []float32, eps float64) (mean, invstd float64) {
+	s, ss := sumSq(a)
+	n := float64(len(a))
+	mean = s / n
+	v := ss/n - mean*mean
+	if v <= 1e-8*mean*mean {
+		v = centredSq(a, mean) / n
+	}
+	return mean, 1 / math.Sqrt(max(v, 0)+eps)
+}
+
+// partials collects per-chunk sums from a parallel loop and adds them up in
+// chunk order, so that the result does not depend on scheduling.
+type partials struct {
+	mu    sync.Mutex
+	parts []partial
+}
+
+type partial struct {
+	lo     int
+	pw, pb []float64
+}
+
+func (p *partials) add(lo int, pw, pb []float64) {
+	p.mu.Lock()
+	p.parts = append(p.parts, partial{lo, pw, pb})
+	p.mu.Unlock()
+}
+
+func (p *partials) sum(n int) (accW, accB []float64) {
+	slices.SortFunc(p.parts, func(a, b partial) int { return a.lo - b.lo })
+	accW, accB = make([]float64, n), make([]float64, n)
+	for _, q := range p.parts {
 		for k := range accW {
-			accW[k] += partW[c][k]
-			accB[k] += partB[c][k]
+			accW[k] += q.pw[k]
+			accB[k] += q.pb[k]
 		}
 	}
 	return accW, accB
@@ -488,16 +540,22 @@ func (m *BatchNorm2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 		meanF := make([]float32, c)
 		cpu.Parallel(c, func(lo, hi int) {
 			for ch := lo; ch < hi; ch++ {
-				var s float64
+				var s, sq float64
 				for n := 0; n < nb; n++ {
-					bs, _ := sumSq(xd[(n*c+ch)*p : (n*c+ch+1)*p])
+					bs, bq := sumSq(xd[(n*c+ch)*p : (n*c+ch+1)*p])
 					s += bs
+					sq += bq
 				}
 				mu := s / float64(cnt)
-				var ss float64
-				for n := 0; n < nb; n++ {
-					ss += centredSq(xd[(n*c+ch)*p:(n*c+ch+1)*p], mu)
+				ss := sq - float64(cnt)*mu*mu // Σ(x − mu)², one pass
+				if ss <= 1e-8*float64(cnt)*mu*mu {
+					// The mean dwarfs the spread: take the centred sum.
+					ss = 0
+					for n := 0; n < nb; n++ {
+						ss += centredSq(xd[(n*c+ch)*p:(n*c+ch+1)*p], mu)
+					}
 				}
+				ss = max(ss, 0)
 				mean[ch] = mu
 				invstd[ch] = 1 / math.Sqrt(ss/float64(cnt)+m.Eps)
 				meanF[ch] = float32(mu)
@@ -532,7 +590,8 @@ func (m *BatchNorm2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 
 // batchNormApply normalises x (N, C, P) per channel with the given
 // statistics and records the backward pass; batchStats says whether they
-// came from x (so that the gradient flows through them).
+// came from x (so that the gradient flows through them). x̂ is recomputed
+// in the backward pass rather than stored.
 func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats bool) *tensor.Tensor {
 	nb, c := x.SizeOf(0), x.SizeOf(1)
 	p := 0
@@ -541,7 +600,6 @@ func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats b
 	}
 	cnt := float64(nb * p)
 	xd := x.Data()
-	xhat := make([]float32, x.Size())
 	y := tensor.Zeros(x.Shape()...)
 	yd := y.Data()
 	var wd, bd []float32
@@ -563,11 +621,9 @@ func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats b
 			mu, is := mean[ch], invstd[ch]
 			for n := 0; n < nb; n++ {
 				off := (n*c + ch) * p
-				xh, yo := xhat[off:off+p], yd[off:off+p]
+				yo := yd[off : off+p]
 				for j, v := range xd[off : off+p] {
-					h := float32((float64(v) - mu) * is)
-					xh[j] = h
-					yo[j] = h*scale + shift
+					yo[j] = float32((float64(v)-mu)*is)*scale + shift
 				}
 			}
 		}
@@ -581,13 +637,15 @@ func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats b
 		sumG, sumGX := make([]float64, c), make([]float64, c)
 		cpu.Parallel(c, func(lo, hi int) {
 			for ch := lo; ch < hi; ch++ {
-				var s1, s2 float64
+				mu, is := mean[ch], invstd[ch]
+				var s1, s3 float64
 				for n := 0; n < nb; n++ {
 					off := (n*c + ch) * p
-					a, b := sumDot(gd[off:off+p], xhat[off:off+p])
+					a, b := sumDot(gd[off:off+p], xd[off:off+p])
 					s1 += a
-					s2 += b
+					s3 += b
 				}
+				s2 := is * (s3 - mu*s1) // Σ g·x̂
 				sumG[ch], sumGX[ch] = s1, s2
 				if gx == nil {
 					continue
@@ -596,17 +654,20 @@ func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats b
 				if wd != nil {
 					wc = float64(wd[ch])
 				}
-				k := wc * invstd[ch]
-				gxd := gx.Data()
-				c1, c2 := 0.0, 0.0
+				// dx = k·(g − s1/cnt − x̂·s2/cnt) with batch statistics, k·g
+				// with running ones; k = w·is, x̂ = (x − mu)·is.
+				k := wc * is
+				a, cc := 0.0, 0.0
 				if batchStats {
-					c1, c2 = k*s1/cnt, k*s2/cnt
+					a = k * is * s2 / cnt
+					cc = a*mu - k*s1/cnt
 				}
+				gxd := gx.Data()
 				for n := 0; n < nb; n++ {
 					off := (n*c + ch) * p
-					xh := xhat[off : off+p]
+					xr, out := xd[off:off+p], gxd[off:off+p]
 					for j, v := range gd[off : off+p] {
-						gxd[off+j] = float32(k*float64(v) - c1 - float64(xh[j])*c2)
+						out[j] = float32(k*float64(v) - a*float64(xr[j]) + cc)
 					}
 				}
 			}

@@ -96,3 +96,22 @@ func TestNormGradCheck(t *testing.T) {
 		}, in, tensortest.GradCheckOptions{Eps: 1e-2})
 	}
 }
+
+// TestNormLargeMean checks the one-pass statistics keep their precision
+// when the mean dwarfs the spread.
+func TestNormLargeMean(t *testing.T) {
+	rng := newRng(8)
+	x := tensor.AddScalar(tensor.RandNormal(rng, 0, 0.01, 4, 64), 3000)
+	ln, gn := NewLayerNorm(64), NewGroupNorm(1, 4)
+	ln.Eps, gn.Eps = 1e-12, 1e-12 // so that the output std is 1
+	for name, y := range map[string]*tensor.Tensor{
+		"LayerNorm": ln.Forward(x),
+		"GroupNorm": gn.Forward(tensor.Reshape(x, 1, 4, 64)),
+	} {
+		m := tensor.Mean(y, nil, false).Item()
+		s := tensor.Std(y, nil, 0, false).Item()
+		if m < -1e-3 || m > 1e-3 || s < 0.99 || s > 1.01 {
+			t.Errorf("%s of data with mean 3000, std 0.01: output mean %v, std %v", name, m, s)
+		}
+	}
+}

@@ -319,7 +319,7 @@ def bench():
     """Times PyTorch forward+backward on the shapes of nn/bench_test.go.
     Run as: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 scripts/golden_nn.py --bench"""
     import time
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("NN_BENCH_THREADS", "2")))
 
     class LayerNorm2d(nn.Module):  # SAM's, as it is written there
         def __init__(self, c, eps=1e-6):
