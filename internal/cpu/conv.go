@@ -98,7 +98,20 @@ type convView struct {
 	exactWidth bool // wq == ow: no thrown-away columns
 }
 
+// viewCache keeps the views of the convolutions seen so far (they are
+// read-only once built), so steady-state training builds none.
+var viewCache sync.Map // ConvParams → *convView
+
 func newConvView(p ConvParams) *convView {
+	if v, ok := viewCache.Load(p); ok {
+		return v.(*convView)
+	}
+	v := buildConvView(p)
+	viewCache.Store(p, v)
+	return v
+}
+
+func buildConvView(p ConvParams) *convView {
 	v := &convView{p: p, oh: p.OutH(), ow: p.OutW()}
 	v.cg, v.coutG = p.C/p.Groups, p.Cout/p.Groups
 	v.kdim = v.cg * p.KH * p.KW
@@ -469,13 +482,16 @@ func Conv2dBackwardWeight(p ConvParams, x, dy, dw, dbias []float32) {
 	partial := make([][]float32, parts)
 	partial[0] = dw
 	for i := 1; i < parts; i++ {
-		partial[i] = make([]float32, len(dw))
+		b := convBufPool.Get().(*convBufs)
+		defer convBufPool.Put(b)
+		b.wt = grow(b.wt, len(dw))
+		partial[i] = b.wt
+		clear(partial[i])
 	}
 	work := func(part, nlo, nhi int, threaded bool) {
 		acc := partial[part]
 		bufs := convBufPool.Get().(*convBufs)
 		defer convBufPool.Put(bufs)
-		var dyBuf []float32
 		for n := nlo; n < nhi; n++ {
 			for g := 0; g < p.Groups; g++ {
 				buf, base := v.source(x, n, g, bufs)
@@ -483,7 +499,8 @@ func Conv2dBackwardWeight(p ConvParams, x, dy, dw, dbias []float32) {
 				a := dyg
 				if !v.exactWidth {
 					// dy in the padded-width layout, zero in the extra columns.
-					dyBuf = grow(dyBuf, v.coutG*v.ncols)
+					bufs.out = grow(bufs.out, v.coutG*v.ncols)
+					dyBuf := bufs.out
 					for co := 0; co < v.coutG; co++ {
 						for r := 0; r < oh; r++ {
 							d := dyBuf[co*v.ncols+r*v.wq : co*v.ncols+(r+1)*v.wq]

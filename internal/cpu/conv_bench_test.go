@@ -48,6 +48,7 @@ func BenchmarkConv(b *testing.B) {
 	b.Run("conv3x3-n8-c64-56-fwd", func(b *testing.B) {
 		benchThreads(b)
 		c := newConvBench(conv3, true)
+		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			c.fwd()
 		}
@@ -55,6 +56,7 @@ func BenchmarkConv(b *testing.B) {
 	b.Run("conv3x3-n8-c64-56-bwddata", func(b *testing.B) {
 		benchThreads(b)
 		c := newConvBench(conv3, true)
+		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			Conv2dBackwardData(c.p, c.dy, c.w, c.dx)
 		}
@@ -62,6 +64,7 @@ func BenchmarkConv(b *testing.B) {
 	b.Run("conv3x3-n8-c64-56-bwdweight", func(b *testing.B) {
 		benchThreads(b)
 		c := newConvBench(conv3, true)
+		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			Conv2dBackwardWeight(c.p, c.x, c.dy, c.dw, c.db)
 		}
@@ -69,6 +72,7 @@ func BenchmarkConv(b *testing.B) {
 	b.Run("conv3x3-n8-c64-56-fwdbwd", func(b *testing.B) {
 		benchThreads(b)
 		c := newConvBench(conv3, true)
+		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			c.fwd()
 			c.bwd()
@@ -77,6 +81,7 @@ func BenchmarkConv(b *testing.B) {
 	b.Run("conv3x3s2-n8-c3to32-128-fwd", func(b *testing.B) {
 		benchThreads(b)
 		c := newConvBench(ConvParams{N: 8, C: 3, H: 128, W: 128, Cout: 32, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true)
+		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			c.fwd()
 		}
@@ -85,6 +90,7 @@ func BenchmarkConv(b *testing.B) {
 		benchThreads(b)
 		c1 := newConvBench(ConvParams{N: 8, C: 256, H: 32, W: 32, Cout: 21, KH: 15, KW: 1, PadH: 7}, false)
 		c2 := newConvBench(ConvParams{N: 8, C: 21, H: 32, W: 32, Cout: 21, KH: 1, KW: 15, PadW: 7}, false)
+		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			c1.fwd()
 			copy(c2.x, c1.y)
