@@ -18,3 +18,5 @@ func axpyAsm(a float32, x, y []float32) { panic("cpu: no assembly in this build"
 func dotAsm(x, y []float32) float32 { panic("cpu: no assembly in this build") }
 
 func deinterleave2Asm(even, odd, src []float32) { panic("cpu: no assembly in this build") }
+
+func vmathAsm(op int, dst, src []float32) { panic("cpu: no assembly in this build") }

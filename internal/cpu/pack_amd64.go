@@ -46,3 +46,26 @@ func deinterleave2Asm(even, odd, src []float32) {
 	_, _ = odd[n-1], src[2*n-1]
 	deinterleave2AVX512(&even[0], &odd[0], &src[0], n)
 }
+
+//go:noescape
+func expAVX512(dst, src *float32, n int)
+
+//go:noescape
+func sigmoidAVX512(dst, src *float32, n int, silu bool)
+
+//go:noescape
+func tanhAVX512(dst, src *float32, n int)
+
+// vmathAsm runs one of the vector math kernels over dst, src (same length,
+// non-empty): 0 exp, 1 sigmoid, 2 SiLU, 3 tanh.
+func vmathAsm(op int, dst, src []float32) {
+	_ = dst[len(src)-1]
+	switch op {
+	case 0:
+		expAVX512(&dst[0], &src[0], len(src))
+	case 1, 2:
+		sigmoidAVX512(&dst[0], &src[0], len(src), op == 2)
+	case 3:
+		tanhAVX512(&dst[0], &src[0], len(src))
+	}
+}

@@ -43,6 +43,10 @@ func vmathInputs() []float32 {
 }
 
 func TestVectorMath(t *testing.T) {
+	forEachKernel(t, testVectorMath)
+}
+
+func testVectorMath(t *testing.T) {
 	xs := vmathInputs()
 	for _, tc := range []struct {
 		name   string
@@ -80,6 +84,10 @@ func TestVectorMath(t *testing.T) {
 }
 
 func TestSoftmax(t *testing.T) {
+	forEachKernel(t, testSoftmax)
+}
+
+func testSoftmax(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	for _, shape := range [][2]int{{1, 1}, {3, 7}, {5, 100}, {2, 1000}} {
 		rows, cols := shape[0], shape[1]
@@ -105,5 +113,25 @@ func TestSoftmax(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func BenchmarkVectorMath(b *testing.B) {
+	src := make([]float32, 1<<20)
+	rng := rand.New(rand.NewPCG(1, 1))
+	for i := range src {
+		src[i] = float32(rng.NormFloat64() * 3)
+	}
+	dst := make([]float32, len(src))
+	for _, f := range []struct {
+		name string
+		f    func(dst, src []float32)
+	}{{"Exp", Exp}, {"Sigmoid", Sigmoid}, {"Tanh", Tanh}, {"Erf", Erf}, {"GELU", GELU}} {
+		b.Run(f.name, func(b *testing.B) {
+			b.SetBytes(int64(4 * len(src)))
+			for i := 0; i < b.N; i++ {
+				f.f(dst, src)
+			}
+		})
 	}
 }
