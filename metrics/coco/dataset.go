@@ -532,6 +532,14 @@ func completeResults(name string, res []Annotation, gt *Dataset) ([]Annotation, 
 			}
 			a.Area = a.BBox[2] * a.BBox[3]
 			a.boxPolygon = a.Segmentation == nil
+			if a.Segmentation != nil && img.Height > 0 && img.Width > 0 {
+				// check the mask now, so that a bad one is reported with the file
+				m, err := a.Mask(img.Height, img.Width)
+				if err != nil {
+					return nil, fmt.Errorf("%s: results[%d].segmentation: %w", name, i, err)
+				}
+				a.mask = &m
+			}
 			continue
 		}
 		if a.Segmentation == nil {

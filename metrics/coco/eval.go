@@ -191,7 +191,7 @@ func masksOf(gt *Dataset, anns []Annotation, workers int, what string) ([]rle.RL
 				a := &anns[i]
 				img, _ := gt.ImageByID(a.ImageID)
 				if img.Height <= 0 || img.Width <= 0 {
-					errs[w] = fmt.Errorf("%s: image %d has no height/width, needed for segm", gt.File, img.ID)
+					errs[w] = fmt.Errorf("%s[%d] (id %d): image %d has no height/width, needed for segm", what, i, a.ID, img.ID)
 					return
 				}
 				m, err := a.Mask(img.Height, img.Width)
