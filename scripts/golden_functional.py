@@ -13,7 +13,8 @@ It writes into testdata/functional/ one JSON file per family:
   shuffle_conv.json  pixel (un)shuffle and conv_transpose2d
 
 With --bench it instead times the operations that nn/functional's Go
-benchmarks time (bench_test.go), on (8, 64, 64, 64), with 2 threads:
+benchmarks time (bench_test.go), on (8, 64, 64, 64), with 2 threads (or
+--threads N; compare with go test -cpu N):
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 scripts/golden_functional.py --bench
     go test ./nn/functional -run '^$' -bench .
@@ -317,9 +318,9 @@ def shuffle_conv():
     write("shuffle_conv.json", cases)
 
 
-def bench():
+def bench(threads):
     import time
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     x = gen([8, 64, 64, 64], -1.0, 1.0, 1)
 
     def run(name, f, n=20):
@@ -356,7 +357,10 @@ def bench():
 
 def main():
     if "--bench" in sys.argv[1:]:
-        bench()
+        threads = 2
+        if "--threads" in sys.argv[1:]:
+            threads = int(sys.argv[sys.argv.index("--threads") + 1])
+        bench(threads)
         return
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(1)

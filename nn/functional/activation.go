@@ -473,12 +473,8 @@ func Softsign(x *tensor.Tensor) *tensor.Tensor {
 		})
 }
 
-func abs32(v float32) float32 {
-	if v < 0 {
-		return -v
-	}
-	return v
-}
+// abs32 returns |v| by clearing the sign bit (no branch).
+func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
 
 // HardSigmoid returns min(max(x + 3, 0), 6)/6 elementwise, a piecewise-linear
 // sigmoid; its gradient is 1/6 where −3 < x < 3 and 0 elsewhere.

@@ -20,14 +20,10 @@ func expf(x float32) float32 {
 	if !(x > -87 && x < 88) {
 		return float32(math.Exp(float64(x)))
 	}
-	// n = round(x/ln 2) by truncating x/ln 2 ± ½, so |r| ≤ ln(2)/2.
+	// n = round(x/ln 2) by truncating x/ln 2 ± ½ (no branch), so
+	// |r| ≤ ln(2)/2.
 	t := x * log2e
-	if t < 0 {
-		t -= 0.5
-	} else {
-		t += 0.5
-	}
-	k := int32(t)
+	k := int32(t + copySign(0.5, t))
 	n := float32(k)
 	r := x - n*ln2Hi - n*ln2Lo
 	return expPoly(r) * math.Float32frombits(uint32(k+127)<<23)
@@ -44,42 +40,42 @@ func expPoly(r float32) float32 {
 	return p*r*r + r + 1
 }
 
-// sigmoidf returns 1/(1 + e^−x) without overflow at either end.
+// copySign returns |m| with the sign of s.
+func copySign(m, s float32) float32 {
+	return math.Float32frombits(math.Float32bits(m)&^(1<<31) | math.Float32bits(s)&(1<<31))
+}
+
+// signMask returns all ones when x's sign bit is set (x < 0, or −0), else 0.
+func signMask(x float32) uint32 { return uint32(int32(math.Float32bits(x)) >> 31) }
+
+// choose returns a where mask is all ones and b where it is 0, without a
+// branch (activations see random signs, which branches mispredict).
+func choose(mask uint32, a, b float32) float32 {
+	return math.Float32frombits(math.Float32bits(a)&mask | math.Float32bits(b)&^mask)
+}
+
+// sigmoidf returns 1/(1 + e^−x) without overflow at either end: with
+// e = e^−|x|, 1/(1 + e) for x ≥ 0 and e/(1 + e) for x < 0.
 func sigmoidf(x float32) float32 {
-	if x >= 0 {
-		return 1 / (1 + expf(-x))
-	}
-	e := expf(x)
-	return e / (1 + e)
+	e := expf(-abs32(x))
+	s := 1 / (1 + e)
+	return choose(signMask(x), e*s, s)
 }
 
 // tanhf returns tanh x: an odd polynomial below |x| = 0.625, where
-// 1 − 2/(e^{2x} + 1) would lose relative precision, that formula above.
+// 1 − 2/(e^{2|x|} + 1) would lose relative precision, that formula above
+// (both are computed and one is chosen, without a branch).
 func tanhf(x float32) float32 {
-	a := x
-	if a < 0 {
-		a = -a
-	}
-	if a < 0.625 {
-		z := x * x
-		p := float32(-5.70498872745e-3)
-		p = p*z + 2.06390887954e-2
-		p = p*z - 5.37397155531e-2
-		p = p*z + 1.33314422036e-1
-		p = p*z - 3.33332819422e-1
-		return p*z*x + x
-	}
-	if a > 9 { // tanh 9 rounds to 1
-		if x < 0 {
-			return -1
-		}
-		return 1
-	}
-	y := 1 - 2/(expf(a+a)+1) // NaN stays NaN
-	if x < 0 {
-		return -y
-	}
-	return y
+	a := abs32(x)
+	z := x * x
+	p := float32(-5.70498872745e-3)
+	p = p*z + 2.06390887954e-2
+	p = p*z - 5.37397155531e-2
+	p = p*z + 1.33314422036e-1
+	p = p*z - 3.33332819422e-1
+	small := p*z*x + x
+	large := copySign(1-2/(expf(min(a+a, 40))+1), x) // tanh 20 rounds to 1
+	return choose(uint32(int32(math.Float32bits(a-0.625))>>31), small, large)
 }
 
 // erff returns erf x for |x| < 1 (Cephes: x·T(x²)).
