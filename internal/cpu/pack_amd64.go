@@ -56,8 +56,15 @@ func sigmoidAVX512(dst, src *float32, n int, silu bool)
 //go:noescape
 func tanhAVX512(dst, src *float32, n int)
 
+//go:noescape
+func erfAVX512(dst, src *float32, n int)
+
+//go:noescape
+func geluAVX512(dst, src *float32, n int)
+
 // vmathAsm runs one of the vector math kernels over dst, src (same length,
-// non-empty): 0 exp, 1 sigmoid, 2 SiLU, 3 tanh.
+// non-empty): 0 exp, 1 sigmoid, 2 SiLU, 3 tanh, 4 erf, 5 GELU (exact only
+// for x ≥ −2√2).
 func vmathAsm(op int, dst, src []float32) {
 	_ = dst[len(src)-1]
 	switch op {
@@ -67,5 +74,9 @@ func vmathAsm(op int, dst, src []float32) {
 		sigmoidAVX512(&dst[0], &src[0], len(src), op == 2)
 	case 3:
 		tanhAVX512(&dst[0], &src[0], len(src))
+	case 4:
+		erfAVX512(&dst[0], &src[0], len(src))
+	case 5:
+		geluAVX512(&dst[0], &src[0], len(src))
 	}
 }

@@ -86,6 +86,10 @@ func Erf(dst, src []float32) {
 	checkVec("cpu.Erf", dst, src)
 	ParallelGrain(len(src), vmathGrain, func(lo, hi int) {
 		d, s := dst[lo:hi], src[lo:hi]
+		if active.asmPack && len(s) > 0 {
+			vmathAsm(4, d, s)
+			return
+		}
 		for i, x := range s {
 			d[i] = erff(x)
 		}
@@ -98,6 +102,16 @@ func GELU(dst, src []float32) {
 	checkVec("cpu.GELU", dst, src)
 	ParallelGrain(len(src), vmathGrain, func(lo, hi int) {
 		d, s := dst[lo:hi], src[lo:hi]
+		if active.asmPack && len(s) > 0 {
+			vmathAsm(5, d, s)
+			// The assembly is exact down to x = −2√2; redo the left tail.
+			for i, x := range s {
+				if x < -2*math.Sqrt2 {
+					d[i] = geluf(x)
+				}
+			}
+			return
+		}
 		for i, x := range s {
 			d[i] = geluf(x)
 		}
