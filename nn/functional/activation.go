@@ -367,8 +367,11 @@ func GELU(x *tensor.Tensor, approx GELUApprox) *tensor.Tensor {
 }
 
 // gelu is the exact GELU x·Φ(x) and geluGrad its derivative Φ(x) + x·φ(x).
-func gelu(v float32) float32     { return v * normCDF(v) }
-func geluGrad(v float32) float32 { return normCDF(v) + v*normPDF(v) }
+func gelu(v float32) float32 { return v * normCDF(v) }
+func geluGrad(v float32) float32 {
+	cdf, e := normCDFExp(v)
+	return cdf + v*e*invSqrt2Pi
+}
 
 // SiLU returns x·σ(x) elementwise (the sigmoid linear unit, Swish with β = 1).
 func SiLU(x *tensor.Tensor) *tensor.Tensor { return swish("SiLU", x, 1) }

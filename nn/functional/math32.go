@@ -133,38 +133,35 @@ func erfcTail(a float32) float32 {
 	return q * p
 }
 
-// erfcf returns erfc x = 1 − erf x, keeping its relative precision for
-// large positive x.
-func erfcf(x float32) float32 {
-	a := x
-	if a < 0 {
-		a = -a
-	}
-	if !(a >= 1) { // also NaN
-		return 1 - erfSmall(x)
-	}
-	var y float32
-	if a < 10 { // erfc 10 ≈ 2e−45 underflows
-		y = expNegSquare(a, 1) * erfcTail(a)
-	}
-	if x < 0 {
-		return 2 - y
-	}
-	return y
-}
-
 // normCDF returns Φ(x) = ½·erfc(−x/√2), the standard normal CDF, keeping its
-// relative precision in the lower tail: there e^(−x²/2) is computed from x
-// itself, not from the rounded x/√2.
+// relative precision in the lower tail.
 func normCDF(x float32) float32 {
 	a := -x * invSqrt2
-	if a >= 1 {
-		if a >= 10 {
-			return 0
-		}
-		return 0.5 * expNegSquare(x, 0.5) * erfcTail(a)
+	if !(abs32(a) >= 1) { // also NaN
+		return 0.5 * (1 - erfSmall(a))
 	}
-	return 0.5 * erfcf(a)
+	t := 0.5 * expNegSquare(x, 0.5) * erfcTail(abs32(a)) // ½·erfc(|a|)
+	if a < 0 {
+		return 1 - t
+	}
+	return t
+}
+
+// normCDFExp returns Φ(x) and e^(−x²/2), which Φ needs for |x| ≥ √2 and
+// φ(x) = e^(−x²/2)/√(2π) always. The exponential is computed from x itself,
+// not from the rounded x/√2, so Φ keeps its relative precision far into the
+// lower tail.
+func normCDFExp(x float32) (cdf, e float32) {
+	e = expNegSquare(x, 0.5)
+	a := -x * invSqrt2
+	if !(abs32(a) >= 1) { // also NaN
+		return 0.5 * (1 - erfSmall(a)), e
+	}
+	t := 0.5 * e * erfcTail(abs32(a)) // ½·erfc(|a|)
+	if a < 0 {
+		return 1 - t, e
+	}
+	return t, e
 }
 
 // normPDF returns φ(x) = e^(−x²/2)/√(2π).
