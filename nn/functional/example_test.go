@@ -135,3 +135,38 @@ func ExampleDropout() {
 	// [2 0 2 0 2 0 2 0]
 	// [1 1 1 1 1 1 1 1]
 }
+
+func ExampleAvgPool2d() {
+	x := tensor.FromSlice([]float32{
+		1, 2, 3,
+		4, 5, 6,
+		7, 8, 9,
+	}, 1, 1, 3, 3)
+	// A 2×2 window with stride 2 and CeilMode keeps the partial windows at the
+	// right and bottom; they are averaged over their real pixels.
+	y := functional.AvgPool2d(x, functional.AvgPool2dOptions{Kernel: [2]int{2, 2}, CeilMode: true})
+	fmt.Println(y.Shape(), y.Data())
+	// Output:
+	// [1 1 2 2] [3 4.5 7.5 9]
+}
+
+func ExampleAdaptiveAvgPool2d() {
+	x := tensor.Arange(0, 12, 1)
+	x = tensor.Reshape(x, 1, 1, 3, 4)
+	// Global average pooling, and a 2×2 grid whose windows overlap in rows.
+	fmt.Println(functional.AdaptiveAvgPool2d(x, 1, 1).Data())
+	fmt.Println(functional.AdaptiveAvgPool2d(x, 2, 2).Data())
+	// Output:
+	// [5.5]
+	// [2.5 4.5 6.5 8.5]
+}
+
+func ExamplePReLU() {
+	x := tensor.FromSlice([]float32{-2, 2, -2, 2}, 1, 2, 2)
+	w := tensor.FromSlice([]float32{0.1, 0.5}, 2).SetRequiresGrad(true) // one slope per channel
+	y := functional.PReLU(x, w)
+	tensor.SumAll(y).Backward()
+	fmt.Println(y.Data(), w.Grad().Data())
+	// Output:
+	// [-0.2 2 -1 2] [-2 -2]
+}
