@@ -103,6 +103,9 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
+	if gemv(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
+		return
+	}
 	pa := func(i0, mc, p0, kc, mr int, dst []float32) { packA(transA, a, lda, i0, mc, p0, kc, mr, dst) }
 	pb := func(p0, kc, j0, nc, nr int, dst []float32) { packB(transB, b, ldb, p0, kc, j0, nc, nr, dst) }
 	gemmParallel(active, m, n, k, alpha, pa, pb, beta, c, ldc)
@@ -285,4 +288,52 @@ func gemmPacked(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker,
 			}
 		}
 	}
+}
+
+// gemv handles the matrix-vector products (m == 1 or n == 1) whose vector
+// operands are contiguous with dot and axpy loops instead of packing; it
+// reports whether it did.
+func gemv(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
+	grain := max(1, (1<<16)/k) // outputs per thread hand-off
+	switch {
+	case m == 1 && (!transA || lda == 1):
+		// c (1×n) = alpha · a (1×k) · op(B) + beta · c, a contiguous.
+		row, av := c[:n], a[:k]
+		if transB {
+			// op(B)[p, j] = b[j*ldb + p]: one dot product per column.
+			ParallelGrain(n, grain, func(lo, hi int) {
+				for j := lo; j < hi; j++ {
+					v := alpha * dot(av, b[j*ldb:j*ldb+k])
+					if beta != 0 {
+						v += beta * row[j]
+					}
+					row[j] = v
+				}
+			})
+			return true
+		}
+		// Rows of B scaled by a[p] and accumulated.
+		ParallelGrain(n, max(grain, 64), func(lo, hi int) {
+			seg := row[lo:hi]
+			scaleC(1, hi-lo, beta, seg, hi-lo)
+			for p, ap := range av {
+				axpy(alpha*ap, b[p*ldb+lo:p*ldb+hi], seg)
+			}
+		})
+		return true
+	case n == 1 && !transA && (transB || ldb == 1):
+		// c (m×1) = alpha · A (m×k) · b + beta · c, rows of A and b contiguous.
+		bv := b[:k]
+		ParallelGrain(m, grain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				v := alpha * dot(a[i*lda:i*lda+k], bv)
+				if beta != 0 {
+					v += beta * c[i*ldc]
+				}
+				c[i*ldc] = v
+			}
+		})
+		return true
+	}
+	return false
 }
