@@ -162,6 +162,7 @@ def interpolate():
         ("size_same", {"size": [5, 7]}),
         ("size_down", {"size": [3, 4]}),
         ("size_mixed", {"size": [2, 10]}),
+        ("size_one", {"size": [1, 1]}),
         ("scale2", {"scale_factor": [2.0, 2.0]}),
         ("scale1", {"scale_factor": [1.0, 1.0]}),
         ("scale_frac", {"scale_factor": [1.7, 2.3]}),
