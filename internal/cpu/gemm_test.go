@@ -202,6 +202,32 @@ func TestParallel(t *testing.T) {
 	}
 }
 
+// TestParallelPanic checks that a panic in a worker reaches the caller and
+// leaves the pool usable.
+func TestParallelPanic(t *testing.T) {
+	saved := Threads()
+	SetThreads(2)
+	defer SetThreads(saved)
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Fatalf("recovered %v, want boom", r)
+			}
+		}()
+		Parallel(4, func(lo, hi int) {
+			if lo > 0 {
+				panic("boom")
+			}
+		})
+	}()
+	n := 0
+	Parallel(2, func(lo, hi int) {})
+	Parallel(1, func(lo, hi int) { n++ })
+	if n != 1 {
+		t.Fatal("pool unusable after a panic")
+	}
+}
+
 func benchGemm(b *testing.B, m, n, k int) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	a := randSlice(rng, m*k)

@@ -18,7 +18,11 @@ type task struct {
 	fn     func(lo, hi int)
 	lo, hi int
 	wg     *sync.WaitGroup
+	perr   *atomic.Pointer[panicValue] // where a panic in fn is recorded
 }
+
+// panicValue carries a panic from a worker back to the calling goroutine.
+type panicValue struct{ v any }
 
 var pool struct {
 	busy    sync.Mutex // held while a Parallel call owns the workers
@@ -54,9 +58,18 @@ func Threads() int { return int(pool.threads.Load()) }
 
 func worker() {
 	for t := range pool.tasks {
-		t.fn(t.lo, t.hi)
-		t.wg.Done()
+		runTask(t)
 	}
+}
+
+func runTask(t task) {
+	defer t.wg.Done()
+	defer func() {
+		if r := recover(); r != nil {
+			t.perr.CompareAndSwap(nil, &panicValue{r})
+		}
+	}()
+	t.fn(t.lo, t.hi)
 }
 
 // Parallel splits [0, n) into at most Threads() contiguous chunks of nearly
@@ -91,15 +104,20 @@ func ParallelGrain(n, grain int, fn func(lo, hi int)) {
 }
 
 // runChunks runs fn over chunks near-equal parts of [0, n); the caller holds
-// pool.busy (or knows chunks == 1).
+// pool.busy (or knows chunks == 1). A panic in any chunk is re-raised on the
+// calling goroutine once all chunks have finished.
 func runChunks(n, chunks int, fn func(lo, hi int)) {
 	var wg sync.WaitGroup
-	wg.Add(chunks - 1)
+	var perr atomic.Pointer[panicValue]
+	wg.Add(chunks)
 	for i := 1; i < chunks; i++ {
-		pool.tasks <- task{fn: fn, lo: i * n / chunks, hi: (i + 1) * n / chunks, wg: &wg}
+		pool.tasks <- task{fn: fn, lo: i * n / chunks, hi: (i + 1) * n / chunks, wg: &wg, perr: &perr}
 	}
-	fn(0, n/chunks)
+	runTask(task{fn: fn, lo: 0, hi: n / chunks, wg: &wg, perr: &perr})
 	wg.Wait()
+	if p := perr.Load(); p != nil {
+		panic(p.v)
+	}
 }
 
 // parallelTasks runs fn(i) for i in [0, count) with each i on its own
