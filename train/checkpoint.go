@@ -102,7 +102,9 @@ func saveModel(path string, m *gcn.Model, extra map[string]string) error {
 }
 
 // LoadModel rebuilds a model from a file written by training (best, last or
-// checkpoint): the config from its metadata, the weights by name.
+// checkpoint): the config from its metadata, the weights by name. The model
+// is returned in eval mode and frozen (no parameter requires a gradient), so
+// inference records no graph and is safe from many goroutines.
 func LoadModel(path string) (*gcn.Model, error) {
 	f, err := safetensors.Open(path)
 	if err != nil {
@@ -133,6 +135,7 @@ func LoadModel(path string) (*gcn.Model, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	nn.SetTraining(m, false)
+	nn.Freeze(m)
 	return m, nil
 }
 

@@ -7,14 +7,14 @@ import (
 
 	"github.com/fovea-ml/fovea/data"
 	"github.com/fovea-ml/fovea/models/gcn"
-	"github.com/fovea-ml/fovea/nn"
 	"github.com/fovea-ml/fovea/tensor"
 )
 
 // Predict returns the label map the model predicts for one image
 // (3, H, W) in [0, 1]; H and W are padded up to multiples of 32 internally.
+// The model must be in eval mode (LoadModel returns it so). It is safe for
+// concurrent use when no parameter requires a gradient (as after LoadModel).
 func Predict(m *gcn.Model, img *data.Image) *data.Mask {
-	nn.SetTraining(m, false)
 	restore := noGrad(m)
 	defer restore()
 	s := normalize.Apply(nil, data.Sample{Image: img.ToRGB().Clone()})

@@ -10,6 +10,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fovea-ml/fovea/data"
@@ -237,28 +240,32 @@ type state struct {
 
 // openData returns the training and validation sets and the class names.
 func openData(cfg Config) (train, val data.Dataset, classes []string, err error) {
-	if cfg.Dataset == "shapes" {
-		sc := data.ShapesConfig{Size: cfg.ImageSize, Train: cfg.TrainN, Val: cfg.ValN, Seed: cfg.DataSeed}
-		tr, err := data.Shapes(sc, "train")
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		va, err := data.Shapes(sc, "val")
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		return tr, va, data.ShapesClasses, nil
-	}
-	opts := data.VOCOptions{}
-	tr, err := data.OpenVOC(cfg.Dataset, "train", opts)
-	if err != nil {
+	sc := data.ShapesConfig{Size: cfg.ImageSize, Train: cfg.TrainN, Val: cfg.ValN, Seed: cfg.DataSeed}
+	if train, classes, err = OpenSplit(cfg.Dataset, "train", sc); err != nil {
 		return nil, nil, nil, err
 	}
-	va, err := data.OpenVOC(cfg.Dataset, "val", opts)
-	if err != nil {
+	if val, _, err = OpenSplit(cfg.Dataset, "val", sc); err != nil {
 		return nil, nil, nil, err
 	}
-	return tr, va, tr.Classes(), nil
+	return train, val, classes, nil
+}
+
+// OpenSplit opens a split ("train", "val", …) of dataset — "shapes" (the
+// built-in data, generated as shapes says) or a VOC-layout folder — and
+// returns it with its class names.
+func OpenSplit(dataset, split string, shapes data.ShapesConfig) (data.Dataset, []string, error) {
+	if dataset == "shapes" {
+		ds, err := data.Shapes(shapes, split)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ds, data.ShapesClasses, nil
+	}
+	ds, err := data.OpenVOC(dataset, split, data.VOCOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ds, ds.Classes(), nil
 }
 
 // newOptimizer builds AdamW with no weight decay on biases and norm
@@ -329,19 +336,65 @@ func Evaluate(model *gcn.Model, ds data.Dataset, batch, numClasses int) (*seg.Co
 }
 
 // noGrad turns off gradient tracking on the model's parameters (so a forward
-// pass records no graph) and returns a function that turns it back on.
+// pass records no graph) and returns a function that turns it back on. It
+// writes nothing when no parameter requires a gradient, so frozen models can
+// be used from many goroutines.
 func noGrad(m any) func() {
-	ps := nn.Parameters(m)
-	was := make([]bool, len(ps))
-	for i, p := range ps {
-		was[i] = p.RequiresGrad()
-		p.SetRequiresGrad(false)
-	}
-	return func() {
-		for i, p := range ps {
-			p.SetRequiresGrad(was[i])
+	var changed []*tensor.Tensor
+	for _, p := range nn.Parameters(m) {
+		if p.RequiresGrad() {
+			p.SetRequiresGrad(false)
+			changed = append(changed, p)
 		}
 	}
+	return func() {
+		for _, p := range changed {
+			p.SetRequiresGrad(true)
+		}
+	}
+}
+
+// EvaluateDataset runs a frozen, eval-mode model (as LoadModel returns) on
+// every sample of ds, images of any size, on all cores, and returns the
+// confusion matrix of its predictions against the masks.
+func EvaluateDataset(m *gcn.Model, ds data.Dataset, numClasses int) (*seg.ConfusionMatrix, error) {
+	total := seg.NewConfusionMatrix(numClasses, data.Ignore, false)
+	workers := min(runtime.GOMAXPROCS(0), ds.Len())
+	parts := make([]*seg.ConfusionMatrix, workers)
+	errs := make([]error, workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		parts[w] = total.NewLike()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= ds.Len() || errs[w] != nil {
+					return
+				}
+				s, err := ds.Get(i)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				if s.Mask == nil {
+					errs[w] = fmt.Errorf("sample %d (%s) has no label map", i, s.Name)
+					return
+				}
+				parts[w].Update(s.Mask.Pix, Predict(m, s.Image).Pix)
+			}
+		}()
+	}
+	wg.Wait()
+	for w := range workers {
+		if errs[w] != nil {
+			return nil, errs[w]
+		}
+		total.Merge(parts[w])
+	}
+	return total, nil
 }
 
 func writeJSON(path string, v any) error {

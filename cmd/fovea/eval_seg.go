@@ -11,24 +11,56 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fovea-ml/fovea/data"
 	"github.com/fovea-ml/fovea/metrics/seg"
+	"github.com/fovea-ml/fovea/train"
 	"github.com/spf13/cobra"
 )
 
 func init() {
-	var gtDir, predDir, jsonPath string
+	var gtDir, predDir, jsonPath, checkpoint, dataset, split string
 	var numClasses, ignoreIndex int
 	var reduceZero bool
 	cmd := &cobra.Command{
-		Use:   "seg --gt DIR --pred DIR --num-classes N",
+		Use:   "seg (--gt DIR --pred DIR --num-classes N | --checkpoint FILE --dataset shapes|DIR)",
 		Short: "Evaluate semantic segmentation label maps (aAcc, mAcc, mIoU, fwIoU, mDice)",
 		Long: `Compare predicted label maps with ground-truth label maps, matched by file name.
 Both are PNG files, 8-bit greyscale or palette, whose value is the class index.
 Prints a per-class table (percent) and the summary; --json writes
 {"aAcc","mAcc","mIoU","fwIoU","mDice","per_class":{"IoU","Acc","Dice"}} as
-fractions in [0,1], null where a class has no pixels in ground truth or prediction.`,
+fractions in [0,1], null where a class has no pixels in ground truth or prediction.
+
+With --checkpoint (a model written by fovea train) and --dataset (shapes, or a
+VOC-layout folder) it instead runs the model on the --split images and scores its
+predictions against the dataset's label maps (ignore index 255).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if checkpoint != "" || dataset != "" {
+				if checkpoint == "" || dataset == "" {
+					return errors.New("eval seg: --checkpoint and --dataset go together")
+				}
+				model, err := train.LoadModel(checkpoint)
+				if err != nil {
+					return err
+				}
+				ds, classes, err := train.OpenSplit(dataset, split, data.ShapesConfig{})
+				if err != nil {
+					return err
+				}
+				if len(classes) != model.Config.NumClasses {
+					return fmt.Errorf("eval seg: %s has %d classes, the dataset %s has %d", checkpoint, model.Config.NumClasses, dataset, len(classes))
+				}
+				m, err := train.EvaluateDataset(model, ds, len(classes))
+				if err != nil {
+					return err
+				}
+				s := m.Scores()
+				printSegScores(cmd.OutOrStdout(), s, ds.Len())
+				if jsonPath != "" {
+					return writeEvalJSON(jsonPath, segJSON(s))
+				}
+				return nil
+			}
 			if gtDir == "" || predDir == "" {
 				return errors.New("eval seg: --gt and --pred are required")
 			}
@@ -54,6 +86,9 @@ fractions in [0,1], null where a class has no pixels in ground truth or predicti
 	f.IntVar(&ignoreIndex, "ignore-index", seg.DefaultIgnoreIndex, "ground-truth label to ignore")
 	f.BoolVar(&reduceZero, "reduce-zero-label", false, "mmsegmentation reduce_zero_label: GT 0 is ignored, other labels shift down by one")
 	f.StringVar(&jsonPath, "json", "", "write the metrics as JSON to this file")
+	f.StringVar(&checkpoint, "checkpoint", "", "score this model (written by fovea train) on --dataset instead of --pred files")
+	f.StringVar(&dataset, "dataset", "", `with --checkpoint: "shapes" or a VOC-layout folder`)
+	f.StringVar(&split, "split", "val", "with --checkpoint: the dataset split to score")
 	evalCmd.AddCommand(cmd)
 }
 
