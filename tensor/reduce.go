@@ -230,23 +230,29 @@ func LogSoftmax(t *Tensor, axis int) *Tensor {
 	out := Zeros(t.shape...)
 	softmaxKernel(t.data, out.data, t.shape, ax, true)
 	return Record("LogSoftmax", out, func(g *Tensor) []*Tensor {
-		// dx = g - exp(y) * sum(g)
+		// dx = g − exp(y)·Σg over the axis
 		r := Zeros(t.shape...)
+		cpu.Exp(r.data, out.data)
 		outer, inner := outerInner(t.shape, ax)
 		n := t.shape[ax]
-		for o := 0; o < outer; o++ {
-			for i := 0; i < inner; i++ {
-				base := o*n*inner + i
-				var s float64
+		cpu.ParallelGrain(outer, max(1, elementGrain/(n*inner)), func(lo, hi int) {
+			s := make([]float32, inner)
+			for o := lo; o < hi; o++ {
+				gb, rb := g.data[o*n*inner:(o+1)*n*inner], r.data[o*n*inner:(o+1)*n*inner]
+				clear(s)
 				for k := 0; k < n; k++ {
-					s += float64(g.data[base+k*inner])
+					for i, v := range gb[k*inner : (k+1)*inner] {
+						s[i] += v
+					}
 				}
 				for k := 0; k < n; k++ {
-					j := base + k*inner
-					r.data[j] = g.data[j] - float32(math.Exp(float64(out.data[j])))*float32(s)
+					gs, rs := gb[k*inner:(k+1)*inner], rb[k*inner:(k+1)*inner]
+					for i := range rs {
+						rs[i] = gs[i] - rs[i]*s[i]
+					}
 				}
 			}
-		}
+		})
 		return []*Tensor{r}
 	}, t)
 }
