@@ -27,6 +27,7 @@ type spec struct {
 	pmr    int    // rows per packed A micro-panel (A stride per p: pmr values)
 	pnv    int    // vectors per packed B micro-panel (B stride per p: pnv vectors)
 	unroll int
+	embed  bool // broadcast A through the FMA's memory operand (name suffix "b")
 }
 
 func (s spec) width() int {
@@ -37,7 +38,11 @@ func (s spec) width() int {
 }
 
 func (s spec) name() string {
-	return fmt.Sprintf("sgemm%s_%dx%d_%dx%d", s.isa, s.pmr, s.pnv*s.width(), s.mr, s.nv*s.width())
+	b := ""
+	if s.embed {
+		b = "b"
+	}
+	return fmt.Sprintf("sgemm%s_%dx%d%s_%dx%d", s.isa, s.pmr, s.pnv*s.width(), b, s.mr, s.nv*s.width())
 }
 
 func (s spec) reg(i int) string {
@@ -54,15 +59,16 @@ func main() {
 	// Full tiles, then every smaller tile (edge kernels) on the same packing.
 	var specs []spec
 	for _, f := range []spec{
-		{"AVX512", 12, 2, 12, 2, 4},
-		{"AVX512", 14, 2, 14, 2, 4},
-		{"AVX512", 8, 3, 8, 3, 4},
-		{"AVX2", 6, 2, 6, 2, 4},
+		{"AVX512", 12, 2, 12, 2, 4, false},
+		{"AVX512", 14, 2, 14, 2, 4, false},
+		{"AVX512", 8, 3, 8, 3, 4, false},
+		{"AVX512", 8, 3, 8, 3, 4, true},
+		{"AVX2", 6, 2, 6, 2, 4, false},
 	} {
 		for nv := f.pnv; nv >= 1; nv-- {
 			for mr := f.pmr; mr >= 1; mr-- {
-				if f.isa == "AVX512" && f.pmr == 14 && (mr != 14 || nv != 2) {
-					continue // only the full 14×32 tile, for comparison
+				if (f.isa == "AVX512" && f.pmr == 14 || f.embed) && (mr != f.pmr || nv != f.pnv) {
+					continue // only the full tile, for comparison
 				}
 				g := f
 				g.mr, g.nv = mr, nv
@@ -103,7 +109,7 @@ func decls(specs []spec) string {
 	var order []string
 	for _, s := range specs {
 		fmt.Fprintf(&w, "\n//go:noescape\nfunc %s(kc int, a, b, c *float32, ldc int, alpha, beta float32)\n", s.name())
-		key := fmt.Sprintf("sgemm%s_%dx%d", s.isa, s.pmr, s.pnv*s.width())
+		key := strings.SplitN(s.name(), "_", 3)[0] + "_" + strings.SplitN(s.name(), "_", 3)[1]
 		if tables[key] == nil {
 			order = append(order, key)
 			t := make([][]string, s.pmr+1)
@@ -177,6 +183,12 @@ func gen(w *strings.Builder, s spec) {
 			p("VMOVUPS %d(DI), %s", (k*s.pnv+v)*vbytes, s.reg(bBase+v))
 		}
 		for i := 0; i < s.mr; i++ {
+			if s.embed {
+				for v := 0; v < s.nv; v++ {
+					p("VFMADD231PS.BCST %d(SI), %s, %s", (k*s.pmr+i)*4, s.reg(bBase+v), s.reg(i*s.nv+v))
+				}
+				continue
+			}
 			r := s.reg(bcBase + bc%nbc)
 			bc++
 			p("VBROADCASTSS %d(SI), %s", (k*s.pmr+i)*4, r)
