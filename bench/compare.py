@@ -193,14 +193,21 @@ def set_threads(n, blas):
 
 
 def cpu_model():
+    """/proc/cpuinfo's model name with its family and model numbers."""
+    info = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break
+                k, _, v = line.partition(":")
+                info[k.strip()] = v.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = info.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in info and "model" in info:
+        name += f" (family {info['cpu family']}, model {info['model']})"
+    return name
 
 
 def torch_conv_path():
@@ -234,6 +241,15 @@ def build_fovea(tmp):
     print(f"building {exe} from {ROOT} ...", file=sys.stderr)
     subprocess.run(["go", "build", "-o", exe, "./cmd/fovea"], cwd=ROOT, check=True)
     return exe
+
+
+def check_case_lists(exe):
+    """Warns when `fovea bench --list` and CASES name different cases."""
+    p = subprocess.run([exe, "bench", "--list"], capture_output=True, text=True)
+    theirs = {line.split()[0] for line in p.stdout.splitlines() if line.strip()}
+    if p.returncode == 0 and theirs != set(CASES):
+        print(f"warning: cases only in fovea: {sorted(theirs - set(CASES))}, "
+              f"only in compare.py: {sorted(set(CASES) - theirs)}", file=sys.stderr)
 
 
 def measure_case(exe, name, threads, args, blas):
@@ -306,6 +322,7 @@ def main():
     blas = openblas()
     with tempfile.TemporaryDirectory() as tmp:
         exe = os.path.abspath(args.fovea) if args.fovea else build_fovea(tmp)
+        check_case_lists(exe)
         load0 = os.getloadavg()
         t0 = time.time()
         rows = []
@@ -344,9 +361,17 @@ def main():
             "rounds_ms": res,
         })
     if args.json:
+        def rounded(v):
+            if isinstance(v, float):
+                return round(v, 4)
+            if isinstance(v, dict):
+                return {k: rounded(x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [rounded(x) for x in v]
+            return v
         print(json.dumps(header))
         for r in table:
-            print(json.dumps(r))
+            print(json.dumps(rounded(r)))
         return
 
     print(f"## fovea vs PyTorch — {header['date']}\n")

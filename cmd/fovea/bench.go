@@ -163,18 +163,28 @@ func runBench(out io.Writer, sel []cases.Case, threads int, tiny, asJSON bool, o
 // round4 rounds v to 4 decimals, so JSON carries no float noise.
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 
-// cpuModel is the "model name" of /proc/cpuinfo, or GOARCH where there is none.
+// cpuModel is the "model name" of /proc/cpuinfo with its family and model
+// numbers, or GOARCH where there is no /proc/cpuinfo.
 func cpuModel() string {
 	f, err := os.Open("/proc/cpuinfo")
-	if err == nil {
-		defer f.Close()
-		s := bufio.NewScanner(f)
-		for s.Scan() {
-			k, v, ok := strings.Cut(s.Text(), ":")
-			if ok && strings.TrimSpace(k) == "model name" {
-				return strings.TrimSpace(v)
-			}
+	if err != nil {
+		return runtime.GOARCH
+	}
+	defer f.Close()
+	info := map[string]string{}
+	s := bufio.NewScanner(f)
+	for s.Scan() && strings.TrimSpace(s.Text()) != "" { // the first processor
+		k, v, ok := strings.Cut(s.Text(), ":")
+		if ok {
+			info[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
 	}
-	return runtime.GOARCH
+	name := info["model name"]
+	if name == "" {
+		name = runtime.GOARCH
+	}
+	if fam, mod := info["cpu family"], info["model"]; fam != "" && mod != "" {
+		name += fmt.Sprintf(" (family %s, model %s)", fam, mod)
+	}
+	return name
 }
