@@ -1,8 +1,6 @@
 package train
 
 import (
-	"math/rand/v2"
-
 	"github.com/fovea-ml/fovea/augment"
 	"github.com/fovea-ml/fovea/data"
 )
@@ -32,7 +30,12 @@ var normalize = augment.Normalize{Mean: normMean, Std: normStd}
 
 func evalTransform() data.Transform { return normalize }
 
-// randomErasing is replaced by augment's Random Erasing once it lands.
+// randomErasing is torchvision's RandomErasing with probability p and a
+// per-pixel standard-normal fill (value="random", on the normalised image),
+// erased pixels keeping their labels.
 func randomErasing(p float64) data.Transform {
-	return data.TransformFunc(func(_ *rand.Rand, s data.Sample) data.Sample { return s })
+	e := augment.NewRandomErasing()
+	e.P = p
+	e.Fill = augment.Fill{Kind: augment.FillNormal}
+	return e
 }
