@@ -201,3 +201,36 @@ func TestNearestRules(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPoolNaN pins PyTorch's NaN rule (a NaN wins, and a later NaN wins
+// over an earlier one) in the 2×2 fast path, the general path and the
+// adaptive pooling; the expectations are PyTorch 1.13's.
+func TestMaxPoolNaN(t *testing.T) {
+	n := float32(math.NaN())
+	x := tensor.FromSlice([]float32{
+		1, n, 3, n,
+		0, 2, -1, -5,
+		7, n, 4, 4,
+		2, 8, 4, 9,
+	}, 1, 1, 4, 4)
+	v2, i2 := functional.MaxPool2d(x, functional.MaxPool2dOptions{Kernel: [2]int{2, 2}})
+	v3, i3 := functional.MaxPool2d(x, functional.MaxPool2dOptions{Kernel: [2]int{3, 3}, Stride: [2]int{1, 1}})
+	va, ia := functional.AdaptiveMaxPool2d(x, 2, 2)
+	for _, c := range []struct {
+		name     string
+		v, i     *tensor.Tensor
+		wantV    string
+		wantIdxs string
+	}{
+		{"2x2", v2, i2, "[NaN NaN NaN 9]", "[1 3 9 15]"},
+		{"3x3", v3, i3, "[NaN NaN NaN NaN]", "[9 9 9 9]"},
+		{"adaptive", va, ia, "[NaN NaN NaN 9]", "[1 3 9 15]"},
+	} {
+		if got := fmt.Sprint(c.v.Data()); got != c.wantV {
+			t.Errorf("%s: values %s, want %s", c.name, got, c.wantV)
+		}
+		if got := fmt.Sprint(c.i.Data()); got != c.wantIdxs {
+			t.Errorf("%s: indices %s, want %s", c.name, got, c.wantIdxs)
+		}
+	}
+}

@@ -118,9 +118,16 @@ func MaxPool2d(x *tensor.Tensor, opt MaxPool2dOptions) (values, indices *tensor.
 	out, idx := tensor.Zeros(oshape...), tensor.Zeros(oshape...)
 	xd, yd, id := x.Data(), out.Data(), idx.Data()
 	hw, ohw := g.h*g.w, g.oh*g.ow
+	// The common 2×2 window with stride 2 and every window inside the image.
+	fast := g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 &&
+		g.dh == 1 && g.dw == 1 && 2*g.oh <= g.h && 2*g.ow <= g.w
 	parallelFor(g.planes, planeGrain(ohw*g.kh*g.kw), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			src, dst, di := xd[p*hw:(p+1)*hw], yd[p*ohw:(p+1)*ohw], id[p*ohw:(p+1)*ohw]
+			if fast {
+				maxPool2x2(dst, di, src, g.w, g.oh, g.ow)
+				continue
+			}
 			for oy := 0; oy < g.oh; oy++ {
 				y0 := oy*g.sh - g.ph
 				y1 := min(y0+(g.kh-1)*g.dh+1, g.h)
@@ -154,6 +161,34 @@ func MaxPool2d(x *tensor.Tensor, opt MaxPool2dOptions) (values, indices *tensor.
 		return []*tensor.Tensor{gx}
 	}, x)
 	return out, idx
+}
+
+// maxPool2x2 is MaxPool2d of one plane of width w with a 2×2 window and
+// stride 2, every window inside the plane: the same comparisons in the same
+// order as the general loop.
+func maxPool2x2(dst, di, src []float32, w, oh, ow int) {
+	for oy := 0; oy < oh; oy++ {
+		r0, r1 := src[2*oy*w:(2*oy+1)*w], src[(2*oy+1)*w:(2*oy+2)*w]
+		d, dix := dst[oy*ow:(oy+1)*ow], di[oy*ow:(oy+1)*ow]
+		base := 2 * oy * w
+		for ox := range d {
+			x0 := 2 * ox
+			best, bi := float32(math.Inf(-1)), base+x0
+			if v := r0[x0]; v > best || v != v {
+				best = v
+			}
+			if v := r0[x0+1]; v > best || v != v {
+				best, bi = v, base+x0+1
+			}
+			if v := r1[x0]; v > best || v != v {
+				best, bi = v, base+w+x0
+			}
+			if v := r1[x0+1]; v > best || v != v {
+				best, bi = v, base+w+x0+1
+			}
+			d[ox], dix[ox] = best, float32(bi)
+		}
+	}
 }
 
 // maxIndexable is the largest plane whose flat offsets are all exact in a
