@@ -123,6 +123,9 @@ func buildConvView(p ConvParams) *convView {
 	v.bufLen = phases*v.cg*v.plane + v.wq
 	v.direct = p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0 && p.KW == 1
 	v.exactWidth = v.wq == v.ow
+	if v.bufLen >= 1<<31 || v.cg*p.H*p.W >= 1<<31 {
+		panic(fmt.Sprintf("cpu: convolution %v: one image-group has 2³¹ values or more, beyond the kernels' 32-bit offsets", p))
+	}
 	v.offs = make([]int32, v.kdim)
 	for ci := 0; ci < v.cg; ci++ {
 		for kh := 0; kh < p.KH; kh++ {

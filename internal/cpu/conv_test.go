@@ -177,3 +177,40 @@ func TestConvPanics(t *testing.T) {
 		}()
 	}
 }
+
+// TestConvRandom checks random small convolutions (every stride, padding,
+// dilation and grouping mix, odd sizes) against the definition.
+func TestConvRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for i := 0; i < 60; i++ {
+		g := 1 + rng.IntN(3)
+		p := ConvParams{
+			N: 1 + rng.IntN(3), C: g * (1 + rng.IntN(4)), H: 1 + rng.IntN(12), W: 1 + rng.IntN(12),
+			Cout: g * (1 + rng.IntN(5)), KH: 1 + rng.IntN(4), KW: 1 + rng.IntN(4),
+			StrideH: 1 + rng.IntN(3), StrideW: 1 + rng.IntN(3), PadH: rng.IntN(3), PadW: rng.IntN(3),
+			DilH: 1 + rng.IntN(2), DilW: 1 + rng.IntN(2), Groups: g,
+		}
+		if rng.IntN(5) == 0 { // depthwise
+			p.Groups, p.Cout = p.C, p.C
+		}
+		if p.OutH() < 1 || p.OutW() < 1 {
+			continue
+		}
+		x := randSlice(rng, p.N*p.C*p.H*p.W)
+		w := randSlice(rng, p.Cout*(p.C/p.Groups)*p.KH*p.KW)
+		b := randSlice(rng, p.Cout)
+		gy := randSlice(rng, p.N*p.Cout*p.OutH()*p.OutW())
+		wantY, wantDx, wantDw, wantDb := naiveConv(p, x, w, b, gy)
+		scale := 1 + math.Sqrt(float64(len(w)))
+		y := make([]float32, len(gy))
+		Conv2dForward(p, x, w, b, y)
+		closeTo(t, fmt.Sprint(p, " y"), y, wantY, scale)
+		dx := make([]float32, len(x))
+		Conv2dBackwardData(p, gy, w, dx)
+		closeTo(t, fmt.Sprint(p, " dx"), dx, wantDx, scale)
+		dw, db := make([]float32, len(w)), make([]float32, len(b))
+		Conv2dBackwardWeight(p, x, gy, dw, db)
+		closeTo(t, fmt.Sprint(p, " dw"), dw, wantDw, scale*10)
+		closeTo(t, fmt.Sprint(p, " db"), db, wantDb, scale*10)
+	}
+}
