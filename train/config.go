@@ -31,8 +31,12 @@ type Config struct {
 	Seed         uint64  `json:"seed"`
 	Workers      int     `json:"workers"`
 	Threads      int     `json:"threads"`
-	TimeBudget   float64 `json:"time_budget_seconds"` // stop training after this many seconds (0: none)
-	Out          string  `json:"out"`
+	// TimeBudget, if positive, fits the run into this many seconds of
+	// training: after the first epoch the number of epochs is cut (from at
+	// most Epochs) to what fits at that epoch's speed, so the schedule still
+	// completes; training also stops outright when the budget is spent.
+	TimeBudget float64 `json:"time_budget_seconds"`
+	Out        string  `json:"out"`
 }
 
 // DefaultConfig is what `fovea train` runs with no arguments.
@@ -40,7 +44,7 @@ func DefaultConfig() Config {
 	return Config{
 		Dataset: "shapes", NumClasses: 7, ImageSize: 128, TrainN: 2000, ValN: 400,
 		Model:  gcn.DefaultConfig(7),
-		Epochs: 16, Batch: 16, LR: 2e-3, WeightDecay: 1e-4, WarmupEpochs: 1, Schedule: "poly",
+		Epochs: 40, TimeBudget: 300, Batch: 16, LR: 2e-3, WeightDecay: 1e-4, WarmupEpochs: 1, Schedule: "poly",
 		Erasing: 0.5, Workers: 2, Out: "runs/gcn",
 	}
 }

@@ -91,8 +91,6 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if stepsPerEpoch == 0 {
 		return nil, fmt.Errorf("train: %d training images is less than one batch of %d", trainDS.Len(), cfg.Batch)
 	}
-	sched := schedule{cfg: cfg, stepsPerEpoch: stepsPerEpoch}
-
 	st := &state{}
 	ckpt := filepath.Join(cfg.Out, "checkpoint.safetensors")
 	if opt.Resume {
@@ -112,14 +110,18 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	fmt.Fprintf(opt.Log, "GCN %s×%.2g k=%d %s BR=%v: %d parameters; %d train / %d val images, %d steps per epoch\n",
 		cfg.Model.Backbone, cfg.Model.Width, cfg.Model.K, cfg.Model.Upsampler, cfg.Model.BR, total, trainDS.Len(), valDS.Len(), stepsPerEpoch)
 
+	if st.Epochs == 0 {
+		st.Epochs = cfg.Epochs
+	}
+	sched := schedule{cfg: cfg, epochs: st.Epochs, stepsPerEpoch: stepsPerEpoch}
 	steps := 0 // steps taken by this call
-	for st.Epoch < cfg.Epochs {
+	for st.Epoch < st.Epochs {
 		if cfg.TimeBudget > 0 && st.Elapsed >= cfg.TimeBudget {
 			break
 		}
 		ep := st.Epoch
 		nn.SetTraining(model, true)
-		bar := newProgress(opt, stepsPerEpoch, fmt.Sprintf("epoch %d/%d", ep+1, cfg.Epochs))
+		bar := newProgress(opt, stepsPerEpoch, fmt.Sprintf("epoch %d/%d", ep+1, st.Epochs))
 		bar.skip(st.Batch)
 		start := time.Now()
 		var lossMeter stochastic.Mean // the epoch's running mean loss (an incremental mean)
@@ -188,6 +190,16 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		fmt.Fprintf(opt.Log, "epoch %d: loss %.4f  val PA %.4f  MPA %.4f  MIoU %.4f  FWIoU %.4f  (%.1fs, %.1f img/s)\n",
 			rec.Epoch, rec.Loss, rec.AAcc, rec.MAcc, rec.MIoU, rec.FWIoU, trainSec, rec.ImagesPerSec)
 		st.Epoch, st.Batch, st.LossMean, st.LossN = ep+1, 0, 0, 0
+		if ep == 0 && cfg.TimeBudget > 0 {
+			// Plan the run from the first epoch's speed so that the whole
+			// schedule fits the budget (the first epoch is warm-up by default,
+			// so the decay has not started yet).
+			plan := min(cfg.Epochs, max(1, int(0.97*cfg.TimeBudget/trainSec)))
+			if plan != st.Epochs {
+				fmt.Fprintf(opt.Log, "time budget %.0f s at %.1f s per epoch: training %d epochs\n", cfg.TimeBudget, trainSec, plan)
+				st.Epochs, sched.epochs = plan, plan
+			}
+		}
 		if sc.MIoU > st.BestMIoU || len(st.History) == 1 {
 			st.BestMIoU = sc.MIoU
 			if err := saveModel(filepath.Join(cfg.Out, "best.safetensors"), model, map[string]string{"epoch": fmt.Sprint(ep + 1), "mIoU": fmt.Sprint(sc.MIoU)}); err != nil {
@@ -229,6 +241,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 
 // state is the position of a run, saved in checkpoints.
 type state struct {
+	Epochs   int           `json:"epochs"`    // epochs planned (Config.Epochs, or fewer to fit the time budget)
 	Epoch    int           `json:"epoch"`     // epochs finished
 	Batch    int           `json:"batch"`     // batches finished in the current epoch
 	LossMean float64       `json:"loss_mean"` // mean training loss of the current epoch so far
@@ -289,6 +302,7 @@ func newOptimizer(m *gcn.Model, cfg Config) optim.Optimizer {
 // then poly (power 0.9) or cosine decay to 0 at the end of the last epoch.
 type schedule struct {
 	cfg           Config
+	epochs        int // epochs planned
 	stepsPerEpoch int
 }
 
@@ -296,7 +310,7 @@ func (s schedule) lr(step int) float64 { return s.schedule().LR(s.cfg.LR, step) 
 
 func (s schedule) schedule() optim.Schedule {
 	warm := int(s.cfg.WarmupEpochs * float64(s.stepsPerEpoch))
-	rest := max(s.cfg.Epochs*s.stepsPerEpoch-warm, 1)
+	rest := max(s.epochs*s.stepsPerEpoch-warm, 1)
 	var decay optim.Schedule = optim.PolynomialLR{TotalIters: rest, Power: 0.9}
 	if s.cfg.Schedule == "cosine" {
 		decay = optim.CosineAnnealingLR{TMax: rest}

@@ -94,3 +94,17 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// A time budget smaller than one epoch plans a one-epoch run after the first
+// epoch, and the run still writes its results.
+func TestTimeBudgetPlansEpochs(t *testing.T) {
+	c := tinyConfig(t.TempDir())
+	c.Epochs, c.TimeBudget = 3, 1e-3
+	res, err := Run(context.Background(), c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Epochs != 1 {
+		t.Errorf("trained %d epochs, want 1", res.Epochs)
+	}
+}

@@ -18,6 +18,7 @@ func init() {
 	exp := &cobra.Command{Use: "experiment", Short: "Run studies made of many short trainings"}
 	base := train.DefaultConfig()
 	base.Epochs, base.TrainN, base.ValN, base.Out = 6, 1000, 400, "runs/large-kernel"
+	base.TimeBudget = 0 // every run of a study trains its full epochs
 	ks := []int{1, 3, 7, 11, 15}
 	brs := []bool{true, false}
 	ups := []string{"bilinear", "deconv", "pixelshuffle"}

@@ -77,7 +77,7 @@ Ctrl-C saves a checkpoint; --resume continues exactly where the run stopped.`,
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of initialisation, shuffling and augmentation")
 	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "data loader goroutines")
 	f.IntVar(&cfg.Threads, "threads", cfg.Threads, "compute threads (0 = all cores)")
-	f.Float64Var(&cfg.TimeBudget, "time-budget", cfg.TimeBudget, "stop training after this many seconds (0 = none)")
+	f.Float64Var(&cfg.TimeBudget, "time-budget", cfg.TimeBudget, "fit training into this many seconds: the epochs are cut to what fits at the first epoch's speed (0 = no limit)")
 	f.StringVar(&cfg.Out, "out", cfg.Out, "output directory")
 	rootCmd.AddCommand(cmd)
 }
