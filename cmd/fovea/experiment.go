@@ -31,7 +31,8 @@ for every kernel size --k, with and without Boundary Refinement (--br), with eac
 upsampler (--upsamplers), each repeated for every --seeds value so that an effect can be
 told from seed noise. Writes study.md (mean ± std MIoU per setting), study.json (every
 run) and study.png (MIoU against k) into --out; each run has its own sub-folder, and a
-study that is run again reuses the runs that already finished.`,
+study that is run again reuses the runs that already finished. Runs of earlier studies
+in the same folder (other settings) are kept in the table and chart.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s := train.Study{Base: base, Ks: ks, BR: brs, Upsamplers: ups}
@@ -44,6 +45,9 @@ study that is run again reuses the runs that already finished.`,
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			runs, err := train.RunStudy(ctx, s, cmd.ErrOrStderr())
+			// The folder accumulates: runs of earlier studies in it (other
+			// settings) join the table.
+			runs = mergeStudyRuns(filepath.Join(base.Out, "study.json"), runs)
 			if len(runs) > 0 {
 				table := train.StudyTable(runs)
 				fmt.Fprint(cmd.OutOrStdout(), table)
@@ -78,4 +82,34 @@ study that is run again reuses the runs that already finished.`,
 	f.StringVar(&base.Out, "out", base.Out, "study folder")
 	exp.AddCommand(lk)
 	rootCmd.AddCommand(exp)
+}
+
+// mergeStudyRuns returns the runs recorded in the study file at path (if
+// any) that are not among runs, followed by runs.
+func mergeStudyRuns(path string, runs []train.StudyRun) []train.StudyRun {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return runs
+	}
+	var old []train.StudyRun
+	if json.Unmarshal(b, &old) != nil {
+		return runs
+	}
+	type key struct {
+		k    int
+		br   bool
+		up   string
+		seed uint64
+	}
+	have := map[key]bool{}
+	for _, r := range runs {
+		have[key{r.K, r.BR, r.Upsampler, r.Seed}] = true
+	}
+	var out []train.StudyRun
+	for _, r := range old {
+		if !have[key{r.K, r.BR, r.Upsampler, r.Seed}] {
+			out = append(out, r)
+		}
+	}
+	return append(out, runs...)
 }
