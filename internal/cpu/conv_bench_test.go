@@ -49,6 +49,8 @@ func BenchmarkConv(b *testing.B) {
 		benchThreads(b)
 		c := newConvBench(conv3, true)
 		b.ResetTimer()
+		start := cpuTime()
+		defer reportCPU(b, start)
 		for i := 0; i < b.N; i++ {
 			c.fwd()
 		}
@@ -57,6 +59,8 @@ func BenchmarkConv(b *testing.B) {
 		benchThreads(b)
 		c := newConvBench(conv3, true)
 		b.ResetTimer()
+		start := cpuTime()
+		defer reportCPU(b, start)
 		for i := 0; i < b.N; i++ {
 			Conv2dBackwardData(c.p, c.dy, c.w, c.dx)
 		}
@@ -65,6 +69,8 @@ func BenchmarkConv(b *testing.B) {
 		benchThreads(b)
 		c := newConvBench(conv3, true)
 		b.ResetTimer()
+		start := cpuTime()
+		defer reportCPU(b, start)
 		for i := 0; i < b.N; i++ {
 			Conv2dBackwardWeight(c.p, c.x, c.dy, c.dw, c.db)
 		}
@@ -73,6 +79,8 @@ func BenchmarkConv(b *testing.B) {
 		benchThreads(b)
 		c := newConvBench(conv3, true)
 		b.ResetTimer()
+		start := cpuTime()
+		defer reportCPU(b, start)
 		for i := 0; i < b.N; i++ {
 			c.fwd()
 			c.bwd()
@@ -82,6 +90,8 @@ func BenchmarkConv(b *testing.B) {
 		benchThreads(b)
 		c := newConvBench(ConvParams{N: 8, C: 3, H: 128, W: 128, Cout: 32, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true)
 		b.ResetTimer()
+		start := cpuTime()
+		defer reportCPU(b, start)
 		for i := 0; i < b.N; i++ {
 			c.fwd()
 		}
@@ -91,6 +101,8 @@ func BenchmarkConv(b *testing.B) {
 		c1 := newConvBench(ConvParams{N: 8, C: 256, H: 32, W: 32, Cout: 21, KH: 15, KW: 1, PadH: 7}, false)
 		c2 := newConvBench(ConvParams{N: 8, C: 21, H: 32, W: 32, Cout: 21, KH: 1, KW: 15, PadW: 7}, false)
 		b.ResetTimer()
+		start := cpuTime()
+		defer reportCPU(b, start)
 		for i := 0; i < b.N; i++ {
 			c1.fwd()
 			copy(c2.x, c1.y)

@@ -253,36 +253,38 @@ func gemmPacked(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker,
 			for jc := 0; jc < n; jc += kern.nc {
 				nc := min(kern.nc, n-jc)
 				pb(pc, kc, jc, nc, nr, bp)
-				for ir := 0; ir < mc; ir += mr {
-					mrr := min(mr, mc-ir)
+				tiles := func(ir, jr int) {
+					mrr, nrr := min(mr, mc-ir), min(nr, nc-jr)
 					apan := ap[ir*kc : ir*kc+mr*kc]
+					bpan := bp[jr*kc : jr*kc+nr*kc]
+					coff := (ic+ir)*ldc + jc + jr
+					if mrr == mr && nrr == nr {
+						kern.micro(kc, apan, bpan, c[coff:], ldc, alpha, bet)
+						return
+					}
+					if kern.edge != nil {
+						if f := kern.edge(mrr, nrr); f != nil {
+							f(kc, apan, bpan, c[coff:], ldc, alpha, bet)
+							return
+						}
+					}
+					// Edge tile: compute into a scratch tile, then merge.
+					kern.micro(kc, apan, bpan, tile, nr, alpha, 0)
+					for i := 0; i < mrr; i++ {
+						crow := c[coff+i*ldc : coff+i*ldc+nrr]
+						trow := tile[i*nr : i*nr+nrr]
+						if bet == 0 {
+							copy(crow, trow)
+						} else {
+							for j, v := range trow {
+								crow[j] = v + bet*crow[j]
+							}
+						}
+					}
+				}
+				for ir := 0; ir < mc; ir += mr {
 					for jr := 0; jr < nc; jr += nr {
-						nrr := min(nr, nc-jr)
-						bpan := bp[jr*kc : jr*kc+nr*kc]
-						coff := (ic+ir)*ldc + jc + jr
-						if mrr == mr && nrr == nr {
-							kern.micro(kc, apan, bpan, c[coff:], ldc, alpha, bet)
-							continue
-						}
-						if kern.edge != nil {
-							if f := kern.edge(mrr, nrr); f != nil {
-								f(kc, apan, bpan, c[coff:], ldc, alpha, bet)
-								continue
-							}
-						}
-						// Edge tile: compute into a scratch tile, then merge.
-						kern.micro(kc, apan, bpan, tile, nr, alpha, 0)
-						for i := 0; i < mrr; i++ {
-							crow := c[coff+i*ldc : coff+i*ldc+nrr]
-							trow := tile[i*nr : i*nr+nrr]
-							if bet == 0 {
-								copy(crow, trow)
-							} else {
-								for j, v := range trow {
-									crow[j] = v + bet*crow[j]
-								}
-							}
-						}
+						tiles(ir, jr)
 					}
 				}
 			}

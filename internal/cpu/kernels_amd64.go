@@ -67,9 +67,6 @@ var (
 			edge:  edges(12, 32, 16, sgemmAVX512_12x32Tiles)},
 		{name: "avx512-14x32", mr: 14, nr: 32, mc: 1540, kc: 384, nc: 480, asmPack: true,
 			micro: wrap(14, 32, 14, 32, sgemmAVX512_14x32_14x32)},
-		{name: "avx512-8x48b", mr: 8, nr: 48, mc: 1536, kc: 384, nc: 480, asmPack: true,
-			micro: wrap(8, 48, 8, 48, sgemmAVX512_8x48b_8x48),
-			edge:  edges(8, 48, 16, sgemmAVX512_8x48Tiles)},
 	}
 )
 

@@ -5,13 +5,20 @@ package cpu
 //go:noescape
 func packRows16AVX512(dst, base *float32, offs *int32, kc int, lmask, smask uint16, stride int)
 
-// packRowsAsm is packRowsLanes in 16-lane groups (lanes ≤ 48).
+//go:noescape
+func packRows48AVX512(dst, base *float32, offs *int32, kc int, lmask, smask uint64, stride int)
+
+// packRowsAsm is packRowsLanes for lanes ≤ 48.
 func packRowsAsm(dst, src []float32, base int, offs []int32, cols, lanes, stride int) {
-	for h := 0; 16*h < lanes; h++ {
-		l := min(16, lanes-16*h)
-		c := min(16, max(0, cols-16*h))
-		packRows16AVX512(&dst[16*h], &src[base+16*h*min(1, c)], &offs[0], len(offs), uint16(1<<c-1), uint16(1<<l-1), stride)
+	from := &dst[0] // read nowhere when cols == 0
+	if cols > 0 {
+		from = &src[base]
 	}
+	if lanes > 16 {
+		packRows48AVX512(&dst[0], from, &offs[0], len(offs), uint64(1)<<cols-1, uint64(1)<<lanes-1, stride)
+		return
+	}
+	packRows16AVX512(&dst[0], from, &offs[0], len(offs), uint16(1<<cols-1), uint16(1<<lanes-1), stride)
 }
 
 func transposePackAsm(dst []float32, dstStride int, src []float32, base int, offs []int32, rows, kc int, wmask uint32) {

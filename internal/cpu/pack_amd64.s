@@ -30,3 +30,44 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func packRows48AVX512(dst, base *float32, offs *int32, kc int, lmask, smask uint64, stride int)
+// packRows16AVX512 for 48 lanes in one pass: lanes 0-15, 16-31 and 32-47
+// use bits 0-15, 16-31 and 32-47 of the masks.
+TEXT ·packRows48AVX512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ base+8(FP), SI
+	MOVQ offs+16(FP), BX
+	MOVQ kc+24(FP), CX
+	MOVQ lmask+32(FP), AX
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+	SHRQ $16, AX
+	KMOVW AX, K5
+	MOVQ smask+40(FP), AX
+	KMOVW AX, K3
+	SHRQ $16, AX
+	KMOVW AX, K4
+	SHRQ $16, AX
+	KMOVW AX, K6
+	MOVQ stride+48(FP), R8
+	SHLQ $2, R8
+	TESTQ CX, CX
+	JZ   done48
+loop48:
+	MOVLQSX (BX), DX
+	LEAQ (SI)(DX*4), DX
+	VMOVUPS.Z (DX), K1, Z0
+	VMOVUPS.Z 64(DX), K2, Z1
+	VMOVUPS.Z 128(DX), K5, Z2
+	VMOVUPS Z0, K3, (DI)
+	VMOVUPS Z1, K4, 64(DI)
+	VMOVUPS Z2, K6, 128(DI)
+	ADDQ $4, BX
+	ADDQ R8, DI
+	DECQ CX
+	JNZ  loop48
+done48:
+	VZEROUPPER
+	RET

@@ -152,9 +152,6 @@ func sgemmAVX512_8x48_2x16(kc int, a, b, c *float32, ldc int, alpha, beta float3
 func sgemmAVX512_8x48_1x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
-func sgemmAVX512_8x48b_8x48(kc int, a, b, c *float32, ldc int, alpha, beta float32)
-
-//go:noescape
 func sgemmAVX2_6x16_6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
@@ -237,19 +234,6 @@ var sgemmAVX512_8x48Tiles = [][]asmMicro{
 	{nil, sgemmAVX512_8x48_6x16, sgemmAVX512_8x48_6x32, sgemmAVX512_8x48_6x48},
 	{nil, sgemmAVX512_8x48_7x16, sgemmAVX512_8x48_7x32, sgemmAVX512_8x48_7x48},
 	{nil, sgemmAVX512_8x48_8x16, sgemmAVX512_8x48_8x32, sgemmAVX512_8x48_8x48},
-}
-
-// sgemmAVX512_8x48bTiles[mr][nv] computes mr rows and nv vectors of a tile on this packing (nil: none).
-var sgemmAVX512_8x48bTiles = [][]asmMicro{
-	{nil, nil, nil, nil},
-	{nil, nil, nil, nil},
-	{nil, nil, nil, nil},
-	{nil, nil, nil, nil},
-	{nil, nil, nil, nil},
-	{nil, nil, nil, nil},
-	{nil, nil, nil, nil},
-	{nil, nil, nil, nil},
-	{nil, nil, nil, sgemmAVX512_8x48b_8x48},
 }
 
 // sgemmAVX2_6x16Tiles[mr][nv] computes mr rows and nv vectors of a tile on this packing (nil: none).

@@ -27,3 +27,17 @@ func BenchmarkSgemmTune(b *testing.B) {
 		}
 	}
 }
+
+func init() {
+	// FOVEA_KC and FOVEA_NC override the active kernel's block sizes in
+	// benchmarks.
+	var kc, nc int
+	if v := os.Getenv("FOVEA_KC"); v != "" {
+		fmt.Sscan(v, &kc)
+		active.kc = kc
+	}
+	if v := os.Getenv("FOVEA_NC"); v != "" {
+		fmt.Sscan(v, &nc)
+		active.nc = nc / active.nr * active.nr
+	}
+}

@@ -62,7 +62,6 @@ func main() {
 		{"AVX512", 12, 2, 12, 2, 4, false},
 		{"AVX512", 14, 2, 14, 2, 4, false},
 		{"AVX512", 8, 3, 8, 3, 4, false},
-		{"AVX512", 8, 3, 8, 3, 4, true},
 		{"AVX2", 6, 2, 6, 2, 4, false},
 	} {
 		for nv := f.pnv; nv >= 1; nv-- {
