@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/fovea-ml/fovea/metrics/rle"
 )
 
 // cocoFile is the part of a COCO instances JSON that fovea reads and writes.
@@ -240,8 +242,8 @@ func (d *COCODataset) decodeSegmentation(a cocoAnnotation, im cocoImage) (*Mask,
 			if len(p)%2 != 0 {
 				return nil, bad("a polygon has %d numbers, want an even count", len(p))
 			}
-			poly := RasterizePolygon(p, im.Height, im.Width)
-			for k, v := range poly.Pix {
+			poly := rle.FromPolygon(p, im.Height, im.Width).Decode()
+			for k, v := range poly {
 				m.Pix[k] |= v
 			}
 		}
@@ -254,7 +256,7 @@ func (d *COCODataset) decodeSegmentation(a cocoAnnotation, im cocoImage) (*Mask,
 	if len(r.Size) != 2 || r.Size[0] != im.Height || r.Size[1] != im.Width {
 		return nil, bad("RLE size %v does not match the image's [%d,%d]", r.Size, im.Height, im.Width)
 	}
-	var rle RLE
+	var enc rle.RLE
 	counts := bytes.TrimSpace(r.Counts)
 	switch {
 	case len(counts) > 0 && counts[0] == '"':
@@ -263,20 +265,19 @@ func (d *COCODataset) decodeSegmentation(a cocoAnnotation, im cocoImage) (*Mask,
 			return nil, bad("counts: %v", err)
 		}
 		var err error
-		if rle, err = ParseRLEString(s, r.Size[0], r.Size[1]); err != nil {
+		if enc, err = rle.FromString(s, r.Size[0], r.Size[1]); err != nil {
 			return nil, bad("counts: %v", err)
 		}
 	default:
-		rle.H, rle.W = r.Size[0], r.Size[1]
-		if err := json.Unmarshal(counts, &rle.Counts); err != nil {
-			return nil, bad("counts: want a string or a list of integers: %v", err)
+		enc.H, enc.W = r.Size[0], r.Size[1]
+		if err := json.Unmarshal(counts, &enc.Counts); err != nil {
+			return nil, bad("counts: want a string or a list of non-negative integers: %v", err)
+		}
+		if err := enc.Validate(); err != nil {
+			return nil, bad("counts: %v", err)
 		}
 	}
-	m, err := rle.Decode()
-	if err != nil {
-		return nil, bad("%v", err)
-	}
-	return m, nil
+	return &Mask{H: enc.H, W: enc.W, Pix: enc.Decode()}, nil
 }
 
 func trimExt(name string) string {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/fovea-ml/fovea/metrics/rle"
 )
 
 // Split names one part of a dataset for ExportVOC.
@@ -214,10 +216,10 @@ func exportSample(dir string, ds Dataset, mapper InstanceMapper, i int, opts Exp
 	}
 	var anns []cocoAnnotation
 	for j, b := range s.Boxes {
-		var rle RLE
+		var enc rle.RLE
 		switch {
 		case inst != nil:
-			rle = EncodeRLE(inst, uint8(j))
+			enc = encodeLabel(inst, uint8(j))
 		case s.Mask != nil:
 			m := NewMask(img.H, img.W)
 			for y := max(int(b.Y0), 0); y < min(int(b.Y1+0.5), img.H); y++ {
@@ -227,21 +229,32 @@ func exportSample(dir string, ds Dataset, mapper InstanceMapper, i int, opts Exp
 					}
 				}
 			}
-			rle = EncodeRLE(m, 1)
+			enc = rle.Encode(m.Pix, m.H, m.W)
 		}
 		a := cocoAnnotation{ImageID: ci.ID, CategoryID: int64(b.Class),
 			BBox: []float64{float64(b.X0), float64(b.Y0), float64(b.Width()), float64(b.Height())}}
 		if b.Difficult {
 			a.IsCrowd = 1
 		}
-		if rle.Counts != nil {
-			seg, _ := json.Marshal(map[string]any{"size": []int{rle.H, rle.W}, "counts": rle.String()})
+		if enc.Counts != nil {
+			seg, _ := json.Marshal(map[string]any{"size": []int{enc.H, enc.W}, "counts": enc.String()})
 			a.Segmentation = seg
-			a.Area = float64(rle.Area())
+			a.Area = float64(enc.Area())
 		} else {
 			a.Area = float64(b.Area())
 		}
 		anns = append(anns, a)
 	}
 	return name, ci, anns, nil
+}
+
+// encodeLabel returns the COCO RLE of the pixels of m equal to label.
+func encodeLabel(m *Mask, label uint8) rle.RLE {
+	bin := make([]uint8, len(m.Pix))
+	for i, v := range m.Pix {
+		if v == label {
+			bin[i] = 1
+		}
+	}
+	return rle.Encode(bin, m.H, m.W)
 }
