@@ -336,18 +336,15 @@ func Conv2dForward(p ConvParams, x, w, bias, y []float32) {
 		buf, base := v.source(x, n, g, bufs)
 		wg := w[g*v.coutG*v.kdim : (g+1)*v.coutG*v.kdim]
 		yg := y[(n*p.Cout+g*v.coutG)*ohw : (n*p.Cout+(g+1)*v.coutG)*ohw]
-		var beta float32
+		var bg []float32
 		if bias != nil {
-			for co := 0; co < v.coutG; co++ {
-				fill(yg[co*ohw:(co+1)*ohw], bias[g*v.coutG+co])
-			}
-			beta = 1
+			bg = bias[g*v.coutG : (g+1)*v.coutG]
 		}
 		pa, pb := matPacker(wg, v.kdim), v.colPacker(buf, base)
 		if threaded {
-			gemmParallel(active, v.coutG, ohw, v.kdim, 1, pa, pb, beta, yg, ohw)
+			gemmParallel(active, v.coutG, ohw, v.kdim, 1, pa, pb, 0, yg, ohw, bg)
 		} else {
-			gemmPacked(active, v.coutG, ohw, v.kdim, 1, pa, pb, beta, yg, ohw)
+			gemmPacked(active, v.coutG, ohw, v.kdim, 1, pa, pb, 0, yg, ohw, bg)
 		}
 	}
 	runImages(p.N, p.Groups, one)
@@ -439,9 +436,9 @@ func Conv2dBackwardData(p ConvParams, dy, w, dx []float32) {
 		pa := func(i0, mc, p0, kc, mr int, dst []float32) { packA(true, wg, kdim, i0, mc, p0, kc, mr, dst) }
 		pb := func(p0, kc, j0, nc, nr int, dst []float32) { packB(false, dyg, ohw, p0, kc, j0, nc, nr, dst) }
 		if threaded {
-			gemmParallel(active, kdim, ohw, coutG, 1, pa, pb, 0, col, ohw)
+			gemmParallel(active, kdim, ohw, coutG, 1, pa, pb, 0, col, ohw, nil)
 		} else {
-			gemmPacked(active, kdim, ohw, coutG, 1, pa, pb, 0, col, ohw)
+			gemmPacked(active, kdim, ohw, coutG, 1, pa, pb, 0, col, ohw, nil)
 		}
 		dxg := dx[(n*p.C+g*cg)*p.H*p.W : (n*p.C+(g+1)*cg)*p.H*p.W]
 		clear(dxg)
@@ -516,9 +513,9 @@ func Conv2dBackwardWeight(p ConvParams, x, dy, dw, dbias []float32) {
 				dwg := acc[g*v.coutG*v.kdim : (g+1)*v.coutG*v.kdim]
 				pa, pb := matPacker(a, v.ncols), v.colTPacker(buf, base)
 				if threaded {
-					gemmParallel(active, v.coutG, v.kdim, v.ncols, 1, pa, pb, 1, dwg, v.kdim)
+					gemmParallel(active, v.coutG, v.kdim, v.ncols, 1, pa, pb, 1, dwg, v.kdim, nil)
 				} else {
-					gemmPacked(active, v.coutG, v.kdim, v.ncols, 1, pa, pb, 1, dwg, v.kdim)
+					gemmPacked(active, v.coutG, v.kdim, v.ncols, 1, pa, pb, 1, dwg, v.kdim, nil)
 				}
 			}
 		}

@@ -39,8 +39,8 @@ type kernel struct {
 	kc     int // depth per packed block
 	nc     int // columns of op(B) per packed B block (multiple of nr)
 	// micro computes the full mr×nr tile
-	//   c[i*ldc+j] = alpha * Σ_p a[p*mr+i]*b[p*nr+j] + beta*c[i*ldc+j]
-	// for p in [0, kc); when beta == 0, c is not read.
+	//   c[i*ldc+j] = alpha * Σ_p a[p*mr+i]*b[p*nr+j] + beta*c[i*ldc+j] (+ bias[i])
+	// for p in [0, kc); when beta == 0, c is not read; bias may be nil.
 	micro microFunc
 	// asmPack says the packing routines may use AVX-512 assembly.
 	asmPack bool
@@ -50,8 +50,9 @@ type kernel struct {
 	edge func(mrr, nrr int) microFunc
 }
 
-// microFunc is the signature of a micro-kernel (see kernel.micro).
-type microFunc func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+// microFunc is the signature of a micro-kernel (see kernel.micro); bias,
+// when not nil, holds one value per row added to the tile.
+type microFunc func(kc int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32)
 
 // active is the kernel Sgemm uses; chosen at start-up from the CPU features
 // (see kernels_amd64.go) and replaceable in tests with useKernel.
@@ -108,7 +109,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	pa := func(i0, mc, p0, kc, mr int, dst []float32) { packA(transA, a, lda, i0, mc, p0, kc, mr, dst) }
 	pb := func(p0, kc, j0, nc, nr int, dst []float32) { packB(transB, b, ldb, p0, kc, j0, nc, nr, dst) }
-	gemmParallel(active, m, n, k, alpha, pa, pb, beta, c, ldc)
+	gemmParallel(active, m, n, k, alpha, pa, pb, beta, c, ldc, nil)
 }
 
 // aPacker packs op(A)[i0:i0+mc, p0:p0+kc] into micro-panels of mr rows: panel
@@ -121,13 +122,14 @@ type aPacker func(i0, mc, p0, kc, mr int, dst []float32)
 // past nc zero-filled. dst has room for ceil(nc/nr)*nr*kc values.
 type bPacker func(p0, kc, j0, nc, nr int, dst []float32)
 
-// gemmParallel computes C = alpha*op(A)*op(B) + beta*C (C is m×n, stride
-// ldc; k > 0, alpha != 0) with operands given by their packers, on all
-// Threads() when the product is large and the pool is free.
-func gemmParallel(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker, beta float32, c []float32, ldc int) {
+// gemmParallel computes C = alpha*op(A)*op(B) + beta*C (+ bias[i] on row
+// i when bias is not nil; C is m×n, stride ldc; k > 0, alpha != 0) with
+// operands given by their packers, on all Threads() when the product is
+// large and the pool is free.
+func gemmParallel(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker, beta float32, c []float32, ldc int, bias []float32) {
 	threads := Threads()
 	if threads < 2 || float64(m)*float64(n)*float64(k) < parallelMinMNK {
-		gemmPacked(kern, m, n, k, alpha, pa, pb, beta, c, ldc)
+		gemmPacked(kern, m, n, k, alpha, pa, pb, beta, c, ldc, bias)
 		return
 	}
 	// Split rows or columns, whichever leaves the busiest thread the least
@@ -142,7 +144,11 @@ func gemmParallel(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacke
 			lo := t * mTiles / mParts * kern.mr
 			hi := min(m, (t+1)*mTiles/mParts*kern.mr)
 			sub := func(i0, mc, p0, kc, mr int, dst []float32) { pa(lo+i0, mc, p0, kc, mr, dst) }
-			gemmPacked(kern, hi-lo, n, k, alpha, sub, pb, beta, c[lo*ldc:], ldc)
+			var b []float32
+			if bias != nil {
+				b = bias[lo:]
+			}
+			gemmPacked(kern, hi-lo, n, k, alpha, sub, pb, beta, c[lo*ldc:], ldc, b)
 		})
 		return
 	}
@@ -150,7 +156,7 @@ func gemmParallel(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacke
 		lo := t * nTiles / nParts * kern.nr
 		hi := min(n, (t+1)*nTiles/nParts*kern.nr)
 		sub := func(p0, kc, j0, nc, nr int, dst []float32) { pb(p0, kc, lo+j0, nc, nr, dst) }
-		gemmPacked(kern, m, hi-lo, k, alpha, pa, sub, beta, c[lo:], ldc)
+		gemmPacked(kern, m, hi-lo, k, alpha, pa, sub, beta, c[lo:], ldc, bias)
 	})
 }
 
@@ -229,7 +235,7 @@ func grow(s []float32, n int) []float32 {
 }
 
 // gemmPacked runs the blocked loop nest on the calling goroutine.
-func gemmPacked(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker, beta float32, c []float32, ldc int) {
+func gemmPacked(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker, beta float32, c []float32, ldc int, bias []float32) {
 	mr, nr := kern.mr, kern.nr
 	bufs := gemmBufPool.Get().(*gemmBuffers)
 	defer gemmBufPool.Put(bufs)
@@ -245,9 +251,9 @@ func gemmPacked(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker,
 		mc := min(kern.mc, m-ic)
 		for pc := 0; pc < k; pc += kern.kc {
 			kc := min(kern.kc, k-pc)
-			bet := beta
+			bet, bs := beta, bias // beta and bias apply once, on the first block of k
 			if pc > 0 {
-				bet = 1
+				bet, bs = 1, nil
 			}
 			pa(ic, mc, pc, kc, mr, ap)
 			for jc := 0; jc < n; jc += kern.nc {
@@ -258,26 +264,36 @@ func gemmPacked(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker,
 					apan := ap[ir*kc : ir*kc+mr*kc]
 					bpan := bp[jr*kc : jr*kc+nr*kc]
 					coff := (ic+ir)*ldc + jc + jr
+					var rb []float32
+					if bs != nil {
+						rb = bs[ic+ir : ic+ir+mrr]
+					}
 					if mrr == mr && nrr == nr {
-						kern.micro(kc, apan, bpan, c[coff:], ldc, alpha, bet)
+						kern.micro(kc, apan, bpan, c[coff:], ldc, alpha, bet, rb)
 						return
 					}
 					if kern.edge != nil {
 						if f := kern.edge(mrr, nrr); f != nil {
-							f(kc, apan, bpan, c[coff:], ldc, alpha, bet)
+							f(kc, apan, bpan, c[coff:], ldc, alpha, bet, rb)
 							return
 						}
 					}
 					// Edge tile: compute into a scratch tile, then merge.
-					kern.micro(kc, apan, bpan, tile, nr, alpha, 0)
+					kern.micro(kc, apan, bpan, tile, nr, alpha, 0, nil)
 					for i := 0; i < mrr; i++ {
 						crow := c[coff+i*ldc : coff+i*ldc+nrr]
 						trow := tile[i*nr : i*nr+nrr]
+						var b float32
+						if rb != nil {
+							b = rb[i]
+						}
 						if bet == 0 {
-							copy(crow, trow)
+							for j, v := range trow {
+								crow[j] = v + b
+							}
 						} else {
 							for j, v := range trow {
-								crow[j] = v + bet*crow[j]
+								crow[j] = v + bet*crow[j] + b
 							}
 						}
 					}

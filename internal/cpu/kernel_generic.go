@@ -10,7 +10,7 @@ var genericKernel = kernel{
 }
 
 // microGeneric4x4 is the pure-Go 4×4 micro-kernel (see kernel.micro).
-func microGeneric4x4(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+func microGeneric4x4(kc int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32) {
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32
@@ -42,19 +42,23 @@ func microGeneric4x4(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 		c32 += a3 * b2
 		c33 += a3 * b3
 	}
-	storeRow4(c[0:4:4], c00, c01, c02, c03, alpha, beta)
-	storeRow4(c[ldc:ldc+4:ldc+4], c10, c11, c12, c13, alpha, beta)
-	storeRow4(c[2*ldc:2*ldc+4:2*ldc+4], c20, c21, c22, c23, alpha, beta)
-	storeRow4(c[3*ldc:3*ldc+4:3*ldc+4], c30, c31, c32, c33, alpha, beta)
+	var b0, b1, b2, b3 float32
+	if bias != nil {
+		b0, b1, b2, b3 = bias[0], bias[1], bias[2], bias[3]
+	}
+	storeRow4(c[0:4:4], c00, c01, c02, c03, alpha, beta, b0)
+	storeRow4(c[ldc:ldc+4:ldc+4], c10, c11, c12, c13, alpha, beta, b1)
+	storeRow4(c[2*ldc:2*ldc+4:2*ldc+4], c20, c21, c22, c23, alpha, beta, b2)
+	storeRow4(c[3*ldc:3*ldc+4:3*ldc+4], c30, c31, c32, c33, alpha, beta, b3)
 }
 
-func storeRow4(c []float32, v0, v1, v2, v3, alpha, beta float32) {
+func storeRow4(c []float32, v0, v1, v2, v3, alpha, beta, bias float32) {
 	if beta == 0 {
-		c[0], c[1], c[2], c[3] = alpha*v0, alpha*v1, alpha*v2, alpha*v3
+		c[0], c[1], c[2], c[3] = alpha*v0+bias, alpha*v1+bias, alpha*v2+bias, alpha*v3+bias
 		return
 	}
-	c[0] = alpha*v0 + beta*c[0]
-	c[1] = alpha*v1 + beta*c[1]
-	c[2] = alpha*v2 + beta*c[2]
-	c[3] = alpha*v3 + beta*c[3]
+	c[0] = alpha*v0 + beta*c[0] + bias
+	c[1] = alpha*v1 + beta*c[1] + bias
+	c[2] = alpha*v2 + beta*c[2] + bias
+	c[3] = alpha*v3 + beta*c[3] + bias
 }

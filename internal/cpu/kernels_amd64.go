@@ -12,17 +12,22 @@ import xcpu "golang.org/x/sys/cpu"
 // edge kernels compute only the first mr rows and nv vectors.
 
 // asmMicro is the signature of the assembly micro-kernels.
-type asmMicro func(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+type asmMicro func(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 // wrap turns an assembly micro-kernel into a kernel.micro, checking the
 // slice lengths once per call so the assembly never reads out of bounds.
 // The kernel reads packed panels of mr×nr and writes rows×cols of c.
 func wrap(mr, nr, rows, cols int, f asmMicro) microFunc {
-	return func(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	return func(kc int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32) {
 		_ = a[kc*mr-1]
 		_ = b[kc*nr-1]
 		_ = c[(rows-1)*ldc+cols-1]
-		f(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+		var pb *float32
+		if bias != nil {
+			_ = bias[rows-1]
+			pb = &bias[0]
+		}
+		f(kc, &a[0], &b[0], &c[0], ldc, alpha, beta, pb)
 	}
 }
 

@@ -5,187 +5,187 @@
 package cpu
 
 //go:noescape
-func sgemmAVX512_12x32_12x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_12x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_11x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_11x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_10x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_10x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_9x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_9x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_8x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_8x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_7x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_7x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_6x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_6x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_5x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_5x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_4x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_4x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_3x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_3x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_2x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_2x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_1x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_1x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_12x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_12x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_11x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_11x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_10x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_10x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_9x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_9x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_8x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_8x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_7x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_7x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_5x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_5x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_4x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_4x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_3x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_3x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_2x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_2x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_12x32_1x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_12x32_1x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_14x32_14x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_14x32_14x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_8x48(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_8x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_7x48(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_7x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_6x48(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_6x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_5x48(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_5x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_4x48(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_4x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_3x48(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_3x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_2x48(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_2x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_1x48(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_1x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_8x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_8x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_7x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_7x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_6x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_6x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_5x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_5x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_4x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_4x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_3x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_3x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_2x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_2x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_1x32(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_1x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_8x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_8x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_7x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_7x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_5x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_5x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_4x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_4x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_3x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_3x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_2x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_2x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX512_8x48_1x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX512_8x48_1x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX2_6x16_6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX2_6x16_6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX2_6x16_5x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX2_6x16_5x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX2_6x16_4x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX2_6x16_4x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX2_6x16_3x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX2_6x16_3x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX2_6x16_2x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX2_6x16_2x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX2_6x16_1x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX2_6x16_1x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX2_6x16_6x8(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX2_6x16_6x8(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX2_6x16_5x8(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX2_6x16_5x8(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX2_6x16_4x8(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX2_6x16_4x8(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX2_6x16_3x8(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX2_6x16_3x8(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX2_6x16_2x8(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX2_6x16_2x8(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
-func sgemmAVX2_6x16_1x8(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmAVX2_6x16_1x8(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 // sgemmAVX512_12x32Tiles[mr][nv] computes mr rows and nv vectors of a tile on this packing (nil: none).
 var sgemmAVX512_12x32Tiles = [][]asmMicro{

@@ -45,6 +45,24 @@ func (s spec) name() string {
 	return fmt.Sprintf("sgemm%s_%dx%d%s_%dx%d", s.isa, s.pmr, s.pnv*s.width(), b, s.mr, s.nv*s.width())
 }
 
+// biasRow returns the instructions that add the row bias at (R10) to the
+// accumulators of row i (AVX2 has no embedded broadcast: it broadcasts
+// into the last register, free in the epilogue).
+func (s spec) biasRow(i int) []string {
+	var out []string
+	src := "(R10)"
+	op := "VADDPS.BCST"
+	if s.isa != "AVX512" {
+		out = append(out, "VBROADCASTSS (R10), "+s.reg(15))
+		src, op = s.reg(15), "VADDPS"
+	}
+	for v := 0; v < s.nv; v++ {
+		acc := s.reg(i*s.nv + v)
+		out = append(out, fmt.Sprintf("%s %s, %s, %s", op, src, acc, acc))
+	}
+	return out
+}
+
 func (s spec) reg(i int) string {
 	if s.isa == "AVX512" {
 		return fmt.Sprintf("Z%d", i)
@@ -81,6 +99,9 @@ func main() {
 	fmt.Fprintln(&w, "//go:build !noasm")
 	fmt.Fprintln(&w)
 	fmt.Fprintln(&w, `#include "textflag.h"`)
+	fmt.Fprintln(&w)
+	fmt.Fprintln(&w, "DATA zero<>+0(SB)/4, $0")
+	fmt.Fprintln(&w, "GLOBL zero<>(SB), RODATA|NOPTR, $4")
 	for _, s := range specs {
 		gen(&w, s)
 	}
@@ -107,7 +128,7 @@ func decls(specs []spec) string {
 	tables := map[string][][]string{}
 	var order []string
 	for _, s := range specs {
-		fmt.Fprintf(&w, "\n//go:noescape\nfunc %s(kc int, a, b, c *float32, ldc int, alpha, beta float32)\n", s.name())
+		fmt.Fprintf(&w, "\n//go:noescape\nfunc %s(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)\n", s.name())
 		key := strings.SplitN(s.name(), "_", 3)[0] + "_" + strings.SplitN(s.name(), "_", 3)[1]
 		if tables[key] == nil {
 			order = append(order, key)
@@ -153,8 +174,8 @@ func gen(w *strings.Builder, s spec) {
 		panic(s.name() + ": out of registers")
 	}
 	vbytes := s.width() * 4
-	fmt.Fprintf(w, "\n// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32)\n", s.name())
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", s.name())
+	fmt.Fprintf(w, "\n// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)\n", s.name())
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", s.name())
 	p("MOVQ kc+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
 	p("MOVQ b+16(FP), DI")
@@ -226,6 +247,14 @@ func gen(w *strings.Builder, s spec) {
 		alpha, beta = s.reg(bBase), s.reg(bcBase)
 	}
 	p("VBROADCASTSS alpha+40(FP), %s", alpha)
+	// Row bias: R10 walks bias (4 bytes a row), or stays on a zero.
+	p("MOVQ bias+48(FP), R10")
+	p("MOVQ $4, R11")
+	p("TESTQ R10, R10")
+	p("JNZ hasbias_%s", s.name())
+	p("LEAQ zero<>(SB), R10")
+	p("XORQ R11, R11")
+	fmt.Fprintf(w, "hasbias_%s:\n", s.name())
 	p("MOVL beta+44(FP), AX")
 	p("TESTL $0x7fffffff, AX")
 	p("JZ nobeta_%s", s.name())
@@ -235,9 +264,15 @@ func gen(w *strings.Builder, s spec) {
 			acc := s.reg(i*s.nv + v)
 			p("VMULPS %s, %s, %s", alpha, acc, acc)
 			p("VFMADD231PS %d(DX), %s, %s", v*vbytes, beta, acc)
-			p("VMOVUPS %s, %d(DX)", acc, v*vbytes)
+		}
+		for _, ins := range s.biasRow(i) {
+			p("%s", ins)
+		}
+		for v := 0; v < s.nv; v++ {
+			p("VMOVUPS %s, %d(DX)", s.reg(i*s.nv+v), v*vbytes)
 		}
 		p("ADDQ R8, DX")
+		p("ADDQ R11, R10")
 	}
 	p("VZEROUPPER")
 	p("RET")
@@ -246,9 +281,15 @@ func gen(w *strings.Builder, s spec) {
 		for v := 0; v < s.nv; v++ {
 			acc := s.reg(i*s.nv + v)
 			p("VMULPS %s, %s, %s", alpha, acc, acc)
-			p("VMOVUPS %s, %d(DX)", acc, v*vbytes)
+		}
+		for _, ins := range s.biasRow(i) {
+			p("%s", ins)
+		}
+		for v := 0; v < s.nv; v++ {
+			p("VMOVUPS %s, %d(DX)", s.reg(i*s.nv+v), v*vbytes)
 		}
 		p("ADDQ R8, DX")
+		p("ADDQ R11, R10")
 	}
 	p("VZEROUPPER")
 	p("RET")
