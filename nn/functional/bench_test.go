@@ -69,41 +69,36 @@ func BenchmarkMaxPool2d(b *testing.B) {
 	}
 }
 
-func BenchmarkReLU(b *testing.B) {
+// benchForward times f on benchInput.
+func benchForward(b *testing.B, f func(*tensor.Tensor) *tensor.Tensor) {
 	x := benchInput()
 	for b.Loop() {
-		functional.ReLU(x)
+		f(x)
 	}
 }
 
-func BenchmarkGELU(b *testing.B) {
-	x := benchInput()
-	for b.Loop() {
-		functional.GELU(x, functional.GELUExact)
-	}
-}
-
-func BenchmarkSiLU(b *testing.B) {
-	x := benchInput()
-	for b.Loop() {
-		functional.SiLU(x)
-	}
-}
-
-func BenchmarkSigmoid(b *testing.B) {
-	x := benchInput()
-	for b.Loop() {
-		functional.Sigmoid(x)
-	}
-}
-
-func BenchmarkGELUBackward(b *testing.B) {
+// benchBackward times f and its backward pass on benchInput, with an
+// output gradient of ones.
+func benchBackward(b *testing.B, f func(*tensor.Tensor) *tensor.Tensor) {
 	x := benchInput().SetRequiresGrad(true)
 	g := tensor.Ones(x.Shape()...)
 	for b.Loop() {
-		functional.GELU(x, functional.GELUExact).BackwardWith(g)
+		f(x).BackwardWith(g)
 	}
 }
+
+func geluExact(x *tensor.Tensor) *tensor.Tensor { return functional.GELU(x, functional.GELUExact) }
+
+func BenchmarkReLU(b *testing.B)            { benchForward(b, functional.ReLU) }
+func BenchmarkReLUBackward(b *testing.B)    { benchBackward(b, functional.ReLU) }
+func BenchmarkGELU(b *testing.B)            { benchForward(b, geluExact) }
+func BenchmarkGELUBackward(b *testing.B)    { benchBackward(b, geluExact) }
+func BenchmarkSiLU(b *testing.B)            { benchForward(b, functional.SiLU) }
+func BenchmarkSiLUBackward(b *testing.B)    { benchBackward(b, functional.SiLU) }
+func BenchmarkSigmoid(b *testing.B)         { benchForward(b, functional.Sigmoid) }
+func BenchmarkSigmoidBackward(b *testing.B) { benchBackward(b, functional.Sigmoid) }
+func BenchmarkTanh(b *testing.B)            { benchForward(b, functional.Tanh) }
+func BenchmarkMish(b *testing.B)            { benchForward(b, functional.Mish) }
 
 func BenchmarkConvTranspose2d(b *testing.B) {
 	// A decoder stage: (8, 64, 32, 32) → (8, 32, 64, 64), kernel 4, stride 2.
