@@ -28,6 +28,7 @@ type spec struct {
 	pnv    int    // vectors per packed B micro-panel (B stride per p: pnv vectors)
 	unroll int
 	embed  bool // broadcast A through the FMA's memory operand (name suffix "b")
+	pfB    int  // when > 0, prefetch B this many bytes ahead (name suffix "p")
 }
 
 func (s spec) width() int {
@@ -41,6 +42,9 @@ func (s spec) name() string {
 	b := ""
 	if s.embed {
 		b = "b"
+	}
+	if s.pfB > 0 {
+		b += "p"
 	}
 	return fmt.Sprintf("sgemm%s_%dx%d%s_%dx%d", s.isa, s.pmr, s.pnv*s.width(), b, s.mr, s.nv*s.width())
 }
@@ -77,14 +81,14 @@ func main() {
 	// Full tiles, then every smaller tile (edge kernels) on the same packing.
 	var specs []spec
 	for _, f := range []spec{
-		{"AVX512", 12, 2, 12, 2, 4, false},
-		{"AVX512", 14, 2, 14, 2, 4, false},
-		{"AVX512", 8, 3, 8, 3, 4, false},
-		{"AVX2", 6, 2, 6, 2, 4, false},
+		{"AVX512", 12, 2, 12, 2, 4, false, 0},
+		{"AVX512", 14, 2, 14, 2, 4, false, 0},
+		{"AVX512", 8, 3, 8, 3, 4, false, 0},
+		{"AVX2", 6, 2, 6, 2, 4, false, 0},
 	} {
 		for nv := f.pnv; nv >= 1; nv-- {
 			for mr := f.pmr; mr >= 1; mr-- {
-				if (f.isa == "AVX512" && f.pmr == 14 || f.embed) && (mr != f.pmr || nv != f.pnv) {
+				if (f.isa == "AVX512" && f.pmr == 14 || f.embed || f.pfB > 0) && (mr != f.pmr || nv != f.pnv) {
 					continue // only the full tile, for comparison
 				}
 				g := f
@@ -201,6 +205,11 @@ func gen(w *strings.Builder, s spec) {
 	step := func(k int) {
 		for v := 0; v < s.nv; v++ {
 			p("VMOVUPS %d(DI), %s", (k*s.pnv+v)*vbytes, s.reg(bBase+v))
+		}
+		if s.pfB > 0 {
+			for off := 0; off < s.pnv*vbytes; off += 64 {
+				p("PREFETCHT0 %d(DI)", k*s.pnv*vbytes+off+s.pfB)
+			}
 		}
 		for i := 0; i < s.mr; i++ {
 			if s.embed {
