@@ -342,9 +342,9 @@ func Conv2dForward(p ConvParams, x, w, bias, y []float32) {
 		}
 		pa, pb := matPacker(wg, v.kdim), v.colPacker(buf, base)
 		if threaded {
-			gemmParallel(active, v.coutG, ohw, v.kdim, 1, pa, pb, 0, yg, ohw, bg)
+			gemmParallel(active, v.coutG, ohw, v.kdim, 1, pa, pb, 0, yg, ohw, bg, nil)
 		} else {
-			gemmPacked(active, v.coutG, ohw, v.kdim, 1, pa, pb, 0, yg, ohw, bg)
+			gemmPacked(active, v.coutG, ohw, v.kdim, 1, pa, pb, 0, yg, ohw, bg, nil)
 		}
 	}
 	runImages(p.N, p.Groups, one)
@@ -436,9 +436,9 @@ func Conv2dBackwardData(p ConvParams, dy, w, dx []float32) {
 		pa := func(i0, mc, p0, kc, mr int, dst []float32) { packA(true, wg, kdim, i0, mc, p0, kc, mr, dst) }
 		pb := func(p0, kc, j0, nc, nr int, dst []float32) { packB(false, dyg, ohw, p0, kc, j0, nc, nr, dst) }
 		if threaded {
-			gemmParallel(active, kdim, ohw, coutG, 1, pa, pb, 0, col, ohw, nil)
+			gemmParallel(active, kdim, ohw, coutG, 1, pa, pb, 0, col, ohw, nil, nil)
 		} else {
-			gemmPacked(active, kdim, ohw, coutG, 1, pa, pb, 0, col, ohw, nil)
+			gemmPacked(active, kdim, ohw, coutG, 1, pa, pb, 0, col, ohw, nil, nil)
 		}
 		dxg := dx[(n*p.C+g*cg)*p.H*p.W : (n*p.C+(g+1)*cg)*p.H*p.W]
 		clear(dxg)
@@ -513,9 +513,9 @@ func Conv2dBackwardWeight(p ConvParams, x, dy, dw, dbias []float32) {
 				dwg := acc[g*v.coutG*v.kdim : (g+1)*v.coutG*v.kdim]
 				pa, pb := matPacker(a, v.ncols), v.colTPacker(buf, base)
 				if threaded {
-					gemmParallel(active, v.coutG, v.kdim, v.ncols, 1, pa, pb, 1, dwg, v.kdim, nil)
+					gemmParallel(active, v.coutG, v.kdim, v.ncols, 1, pa, pb, 1, dwg, v.kdim, nil, nil)
 				} else {
-					gemmPacked(active, v.coutG, v.kdim, v.ncols, 1, pa, pb, 1, dwg, v.kdim, nil)
+					gemmPacked(active, v.coutG, v.kdim, v.ncols, 1, pa, pb, 1, dwg, v.kdim, nil, nil)
 				}
 			}
 		}

@@ -35,6 +35,7 @@ import (
 type kernel struct {
 	name   string
 	mr, nr int // micro-tile: mr rows × nr columns of C
+	vecs   int // vectors per row of the tile (nr/vecs floats each); 0 for scalar code
 	mc     int // rows of op(A) per packed A block (multiple of mr)
 	kc     int // depth per packed block
 	nc     int // columns of op(B) per packed B block (multiple of nr)
@@ -44,11 +45,21 @@ type kernel struct {
 	micro microFunc
 	// asmPack says the packing routines may use AVX-512 assembly.
 	asmPack bool
+	// direct, when not nil, returns a micro-kernel computing the first mrr
+	// rows and nrr columns of a tile (nrr a multiple of the vector width)
+	// from unpacked row-major A (row i at a[i*lda:], the tile's depth
+	// contiguous) and a packed B panel: for products with few columns,
+	// where packing A would cost more than it saves.
+	direct func(mrr, nrr int) microDirectFunc
 	// edge, when not nil, returns a micro-kernel that computes only the
 	// first mrr rows and nrr columns of a tile (same packing, c is mrr×nrr),
 	// or nil when it has none for that shape.
 	edge func(mrr, nrr int) microFunc
 }
+
+// microDirectFunc is the signature of a direct-A micro-kernel (see
+// kernel.direct).
+type microDirectFunc func(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32, bias []float32)
 
 // microFunc is the signature of a micro-kernel (see kernel.micro); bias,
 // when not nil, holds one value per row added to the tile.
@@ -109,7 +120,30 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	pa := func(i0, mc, p0, kc, mr int, dst []float32) { packA(transA, a, lda, i0, mc, p0, kc, mr, dst) }
 	pb := func(p0, kc, j0, nc, nr int, dst []float32) { packB(transB, b, ldb, p0, kc, j0, nc, nr, dst) }
-	gemmParallel(active, m, n, k, alpha, pa, pb, beta, c, ldc, nil)
+	kern := active
+	var da *directA
+	if !transA && kern.direct != nil && n <= directMaxPanels*kern.nr {
+		da = &directA{a, lda}
+	}
+	gemmParallel(kern, m, n, k, alpha, pa, pb, beta, c, ldc, nil, da)
+}
+
+// directMaxPanels is the number of B panels (column blocks of nr) up to
+// which Sgemm reads a row-major A unpacked (see kernel.direct).
+const directMaxPanels = 4
+
+// directA is a row-major A read in place by the direct micro-kernels.
+type directA struct {
+	a   []float32
+	lda int
+}
+
+// rows returns the directA from row i on.
+func (d *directA) rows(i int) *directA {
+	if d == nil {
+		return nil
+	}
+	return &directA{d.a[i*d.lda:], d.lda}
 }
 
 // aPacker packs op(A)[i0:i0+mc, p0:p0+kc] into micro-panels of mr rows: panel
@@ -126,10 +160,11 @@ type bPacker func(p0, kc, j0, nc, nr int, dst []float32)
 // i when bias is not nil; C is m×n, stride ldc; k > 0, alpha != 0) with
 // operands given by their packers, on all Threads() when the product is
 // large and the pool is free.
-func gemmParallel(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker, beta float32, c []float32, ldc int, bias []float32) {
+// When da is not nil, A is read from it unpacked (pa is not used).
+func gemmParallel(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker, beta float32, c []float32, ldc int, bias []float32, da *directA) {
 	threads := Threads()
 	if threads < 2 || float64(m)*float64(n)*float64(k) < parallelMinMNK {
-		gemmPacked(kern, m, n, k, alpha, pa, pb, beta, c, ldc, bias)
+		gemmPacked(kern, m, n, k, alpha, pa, pb, beta, c, ldc, bias, da)
 		return
 	}
 	// Split rows or columns, whichever leaves the busiest thread the least
@@ -148,7 +183,7 @@ func gemmParallel(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacke
 			if bias != nil {
 				b = bias[lo:]
 			}
-			gemmPacked(kern, hi-lo, n, k, alpha, sub, pb, beta, c[lo*ldc:], ldc, b)
+			gemmPacked(kern, hi-lo, n, k, alpha, sub, pb, beta, c[lo*ldc:], ldc, b, da.rows(lo))
 		})
 		return
 	}
@@ -156,7 +191,7 @@ func gemmParallel(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacke
 		lo := t * nTiles / nParts * kern.nr
 		hi := min(n, (t+1)*nTiles/nParts*kern.nr)
 		sub := func(p0, kc, j0, nc, nr int, dst []float32) { pb(p0, kc, lo+j0, nc, nr, dst) }
-		gemmPacked(kern, m, hi-lo, k, alpha, pa, sub, beta, c[lo:], ldc, bias)
+		gemmPacked(kern, m, hi-lo, k, alpha, pa, sub, beta, c[lo:], ldc, bias, da)
 	})
 }
 
@@ -235,7 +270,10 @@ func grow(s []float32, n int) []float32 {
 }
 
 // gemmPacked runs the blocked loop nest on the calling goroutine.
-func gemmPacked(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker, beta float32, c []float32, ldc int, bias []float32) {
+func gemmPacked(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker, beta float32, c []float32, ldc int, bias []float32, da *directA) {
+	if kern.direct == nil {
+		da = nil
+	}
 	mr, nr := kern.mr, kern.nr
 	bufs := gemmBufPool.Get().(*gemmBuffers)
 	defer gemmBufPool.Put(bufs)
@@ -255,7 +293,9 @@ func gemmPacked(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker,
 			if pc > 0 {
 				bet, bs = 1, nil
 			}
-			pa(ic, mc, pc, kc, mr, ap)
+			if da == nil {
+				pa(ic, mc, pc, kc, mr, ap)
+			}
 			for jc := 0; jc < n; jc += kern.nc {
 				nc := min(kern.nc, n-jc)
 				pb(pc, kc, jc, nc, nr, bp)
@@ -267,6 +307,19 @@ func gemmPacked(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker,
 					var rb []float32
 					if bs != nil {
 						rb = bs[ic+ir : ic+ir+mrr]
+					}
+					if da != nil {
+						aa := da.a[(ic+ir)*da.lda+pc:]
+						if f := kern.direct(mrr, nrr); f != nil {
+							f(kc, aa, da.lda, bpan, c[coff:], ldc, alpha, bet, rb)
+							return
+						}
+						// Columns short of a vector: whole vectors into the scratch tile.
+						w := kern.nr / kern.vecs
+						f := kern.direct(mrr, (nrr+w-1)/w*w)
+						f(kc, aa, da.lda, bpan, tile, nr, alpha, 0, nil)
+						mergeTile(c[coff:], ldc, tile, nr, mrr, nrr, bet, rb)
+						return
 					}
 					if mrr == mr && nrr == nr {
 						kern.micro(kc, apan, bpan, c[coff:], ldc, alpha, bet, rb)
@@ -280,23 +333,7 @@ func gemmPacked(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker,
 					}
 					// Edge tile: compute into a scratch tile, then merge.
 					kern.micro(kc, apan, bpan, tile, nr, alpha, 0, nil)
-					for i := 0; i < mrr; i++ {
-						crow := c[coff+i*ldc : coff+i*ldc+nrr]
-						trow := tile[i*nr : i*nr+nrr]
-						var b float32
-						if rb != nil {
-							b = rb[i]
-						}
-						if bet == 0 {
-							for j, v := range trow {
-								crow[j] = v + b
-							}
-						} else {
-							for j, v := range trow {
-								crow[j] = v + bet*crow[j] + b
-							}
-						}
-					}
+					mergeTile(c[coff:], ldc, tile, nr, mrr, nrr, bet, rb)
 				}
 				for ir := 0; ir < mc; ir += mr {
 					for jr := 0; jr < nc; jr += nr {
@@ -354,4 +391,27 @@ func gemv(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		return true
 	}
 	return false
+}
+
+// mergeTile sets the mrr×nrr corner of C (stride ldc) to the scratch tile
+// (stride nr) plus beta·C (C not read when beta == 0) plus bias[i] on row i
+// when bias is not nil.
+func mergeTile(c []float32, ldc int, tile []float32, nr, mrr, nrr int, beta float32, bias []float32) {
+	for i := 0; i < mrr; i++ {
+		crow := c[i*ldc : i*ldc+nrr]
+		trow := tile[i*nr : i*nr+nrr]
+		var b float32
+		if bias != nil {
+			b = bias[i]
+		}
+		if beta == 0 {
+			for j, v := range trow {
+				crow[j] = v + b
+			}
+		} else {
+			for j, v := range trow {
+				crow[j] = v + beta*crow[j] + b
+			}
+		}
+	}
 }

@@ -31,6 +31,42 @@ func wrap(mr, nr, rows, cols int, f asmMicro) microFunc {
 	}
 }
 
+// asmMicroDirect is the signature of the assembly micro-kernels that read A
+// unpacked (row i at a + i·lda).
+type asmMicroDirect func(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+// directs returns a kernel.direct for a table of direct-A kernels indexed
+// [rows][vectors] on a B packing of nr columns, width floats per vector.
+func directs(nr, width int, tiles [][]asmMicroDirect) func(mrr, nrr int) microDirectFunc {
+	table := make([][]microDirectFunc, len(tiles))
+	for rows, row := range tiles {
+		table[rows] = make([]microDirectFunc, len(row))
+		for nv, f := range row {
+			if f == nil {
+				continue
+			}
+			cols := nv * width
+			table[rows][nv] = func(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32, bias []float32) {
+				_ = a[(rows-1)*lda+kc-1]
+				_ = b[kc*nr-1]
+				_ = c[(rows-1)*ldc+cols-1]
+				var pb *float32
+				if bias != nil {
+					_ = bias[rows-1]
+					pb = &bias[0]
+				}
+				f(kc, &a[0], &b[0], &c[0], ldc, alpha, beta, pb, lda)
+			}
+		}
+	}
+	return func(mrr, nrr int) microDirectFunc {
+		if nrr%width != 0 || mrr >= len(table) || nrr/width >= len(table[mrr]) {
+			return nil
+		}
+		return table[mrr][nrr/width]
+	}
+}
+
 // edges returns a kernel.edge for a table of edge kernels indexed
 // [rows][vectors] (see sgemm_amd64.go) on a packing of mr×nr, width floats
 // per vector.
@@ -59,9 +95,10 @@ var (
 	// avx512Kernel is the AVX-512 path: 8×48 tiles (24 accumulators, three
 	// 16-float vectors of B and eight broadcasts of A per step), measured the
 	// fastest of the generated shapes on Zen 5.
-	avx512Kernel = kernel{name: "avx512", mr: 8, nr: 48, mc: 1536, kc: 384, nc: 480, asmPack: true,
-		micro: wrap(8, 48, 8, 48, sgemmAVX512_8x48_8x48),
-		edge:  edges(8, 48, 16, sgemmAVX512_8x48Tiles)}
+	avx512Kernel = kernel{name: "avx512", mr: 8, nr: 48, vecs: 3, mc: 1536, kc: 384, nc: 480, asmPack: true,
+		micro:  wrap(8, 48, 8, 48, sgemmAVX512_8x48_8x48),
+		edge:   edges(8, 48, 16, sgemmAVX512_8x48Tiles),
+		direct: directs(48, 16, sgemmAVX512_8x48dTiles)}
 	avx2Kernel = kernel{name: "avx2", mr: 6, nr: 16, mc: 1536, kc: 256, nc: 480,
 		micro: wrap(6, 16, 6, 16, sgemmAVX2_6x16_6x16),
 		edge:  edges(6, 16, 8, sgemmAVX2_6x16Tiles)}

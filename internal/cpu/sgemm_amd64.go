@@ -152,6 +152,78 @@ func sgemmAVX512_8x48_2x16(kc int, a, b, c *float32, ldc int, alpha, beta float3
 func sgemmAVX512_8x48_1x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
+func sgemmAVX512_8x48d_8x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_7x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_6x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_5x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_4x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_3x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_2x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_1x48(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_8x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_7x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_6x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_5x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_4x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_3x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_2x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_1x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_8x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_7x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_5x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_4x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_3x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_2x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
+func sgemmAVX512_8x48d_1x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)
+
+//go:noescape
 func sgemmAVX2_6x16_6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)
 
 //go:noescape
@@ -234,6 +306,19 @@ var sgemmAVX512_8x48Tiles = [][]asmMicro{
 	{nil, sgemmAVX512_8x48_6x16, sgemmAVX512_8x48_6x32, sgemmAVX512_8x48_6x48},
 	{nil, sgemmAVX512_8x48_7x16, sgemmAVX512_8x48_7x32, sgemmAVX512_8x48_7x48},
 	{nil, sgemmAVX512_8x48_8x16, sgemmAVX512_8x48_8x32, sgemmAVX512_8x48_8x48},
+}
+
+// sgemmAVX512_8x48dTiles[mr][nv] computes mr rows and nv vectors of a tile on this packing (nil: none).
+var sgemmAVX512_8x48dTiles = [][]asmMicroDirect{
+	{nil, nil, nil, nil},
+	{nil, sgemmAVX512_8x48d_1x16, sgemmAVX512_8x48d_1x32, sgemmAVX512_8x48d_1x48},
+	{nil, sgemmAVX512_8x48d_2x16, sgemmAVX512_8x48d_2x32, sgemmAVX512_8x48d_2x48},
+	{nil, sgemmAVX512_8x48d_3x16, sgemmAVX512_8x48d_3x32, sgemmAVX512_8x48d_3x48},
+	{nil, sgemmAVX512_8x48d_4x16, sgemmAVX512_8x48d_4x32, sgemmAVX512_8x48d_4x48},
+	{nil, sgemmAVX512_8x48d_5x16, sgemmAVX512_8x48d_5x32, sgemmAVX512_8x48d_5x48},
+	{nil, sgemmAVX512_8x48d_6x16, sgemmAVX512_8x48d_6x32, sgemmAVX512_8x48d_6x48},
+	{nil, sgemmAVX512_8x48d_7x16, sgemmAVX512_8x48d_7x32, sgemmAVX512_8x48d_7x48},
+	{nil, sgemmAVX512_8x48d_8x16, sgemmAVX512_8x48d_8x32, sgemmAVX512_8x48d_8x48},
 }
 
 // sgemmAVX2_6x16Tiles[mr][nv] computes mr rows and nv vectors of a tile on this packing (nil: none).

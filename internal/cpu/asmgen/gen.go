@@ -29,6 +29,7 @@ type spec struct {
 	unroll int
 	embed  bool // broadcast A through the FMA's memory operand (name suffix "b")
 	pfB    int  // when > 0, prefetch B this many bytes ahead (name suffix "p")
+	direct bool // read A unpacked: row i at a + i*lda, p at +4p (name suffix "d", mr ≤ 8)
 }
 
 func (s spec) width() int {
@@ -45,6 +46,9 @@ func (s spec) name() string {
 	}
 	if s.pfB > 0 {
 		b += "p"
+	}
+	if s.direct {
+		b += "d"
 	}
 	return fmt.Sprintf("sgemm%s_%dx%d%s_%dx%d", s.isa, s.pmr, s.pnv*s.width(), b, s.mr, s.nv*s.width())
 }
@@ -81,10 +85,11 @@ func main() {
 	// Full tiles, then every smaller tile (edge kernels) on the same packing.
 	var specs []spec
 	for _, f := range []spec{
-		{"AVX512", 12, 2, 12, 2, 4, false, 0},
-		{"AVX512", 14, 2, 14, 2, 4, false, 0},
-		{"AVX512", 8, 3, 8, 3, 4, false, 0},
-		{"AVX2", 6, 2, 6, 2, 4, false, 0},
+		{"AVX512", 12, 2, 12, 2, 4, false, 0, false},
+		{"AVX512", 14, 2, 14, 2, 4, false, 0, false},
+		{"AVX512", 8, 3, 8, 3, 4, false, 0, false},
+		{"AVX512", 8, 3, 8, 3, 4, false, 0, true},
+		{"AVX2", 6, 2, 6, 2, 4, false, 0, false},
 	} {
 		for nv := f.pnv; nv >= 1; nv-- {
 			for mr := f.pmr; mr >= 1; mr-- {
@@ -132,7 +137,11 @@ func decls(specs []spec) string {
 	tables := map[string][][]string{}
 	var order []string
 	for _, s := range specs {
-		fmt.Fprintf(&w, "\n//go:noescape\nfunc %s(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)\n", s.name())
+		lda := ""
+		if s.direct {
+			lda = ", lda int"
+		}
+		fmt.Fprintf(&w, "\n//go:noescape\nfunc %s(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32%s)\n", s.name(), lda)
 		key := strings.SplitN(s.name(), "_", 3)[0] + "_" + strings.SplitN(s.name(), "_", 3)[1]
 		if tables[key] == nil {
 			order = append(order, key)
@@ -146,7 +155,11 @@ func decls(specs []spec) string {
 	}
 	for _, key := range order {
 		fmt.Fprintf(&w, "\n// %sTiles[mr][nv] computes mr rows and nv vectors of a tile on this packing (nil: none).\n", key)
-		fmt.Fprintf(&w, "var %sTiles = [][]asmMicro{\n", key)
+		typ := "asmMicro"
+		if strings.HasSuffix(key, "d") {
+			typ = "asmMicroDirect"
+		}
+		fmt.Fprintf(&w, "var %sTiles = [][]%s{\n", key, typ)
 		for _, row := range tables[key] {
 			fmt.Fprint(&w, "\t{")
 			for j, name := range row {
@@ -178,8 +191,13 @@ func gen(w *strings.Builder, s spec) {
 		panic(s.name() + ": out of registers")
 	}
 	vbytes := s.width() * 4
-	fmt.Fprintf(w, "\n// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)\n", s.name())
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", s.name())
+	if s.direct {
+		fmt.Fprintf(w, "\n// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, lda int)\n", s.name())
+		fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", s.name())
+	} else {
+		fmt.Fprintf(w, "\n// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32)\n", s.name())
+		fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", s.name())
+	}
 	p("MOVQ kc+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
 	p("MOVQ b+16(FP), DI")
@@ -193,6 +211,20 @@ func gen(w *strings.Builder, s spec) {
 			p("PREFETCHT0 %d(R9)", off)
 		}
 		p("ADDQ R8, R9")
+	}
+	// aAddr is the address of A's row i at step k.
+	aAddr := func(k, i int) string { return fmt.Sprintf("%d(SI)", (k*s.pmr+i)*4) }
+	aStep := s.pmr * 4
+	if s.direct {
+		// Row offsets: R12 = lda (bytes), R13 = 3·lda, R10 = 5·lda, R11 = 7·lda.
+		p("MOVQ lda+56(FP), R12")
+		p("SHLQ $2, R12")
+		p("LEAQ (R12)(R12*2), R13")
+		p("LEAQ (R12)(R12*4), R10")
+		p("LEAQ (R13)(R12*4), R11")
+		rows := []string{"", "(R12*1)", "(R12*2)", "(R13*1)", "(R12*4)", "(R10*1)", "(R13*2)", "(R11*1)"}
+		aAddr = func(k, i int) string { return fmt.Sprintf("%d(SI)%s", k*4, rows[i]) }
+		aStep = 4
 	}
 	for i := 0; i < nacc; i++ {
 		if s.isa == "AVX512" {
@@ -220,7 +252,7 @@ func gen(w *strings.Builder, s spec) {
 			}
 			r := s.reg(bcBase + bc%nbc)
 			bc++
-			p("VBROADCASTSS %d(SI), %s", (k*s.pmr+i)*4, r)
+			p("VBROADCASTSS %s, %s", aAddr(k, i), r)
 			for v := 0; v < s.nv; v++ {
 				p("VFMADD231PS %s, %s, %s", r, s.reg(bBase+v), s.reg(i*s.nv+v))
 			}
@@ -236,7 +268,7 @@ func gen(w *strings.Builder, s spec) {
 	for k := 0; k < s.unroll; k++ {
 		step(k)
 	}
-	p("ADDQ $%d, SI", s.unroll*s.pmr*4)
+	p("ADDQ $%d, SI", s.unroll*aStep)
 	p("ADDQ $%d, DI", s.unroll*s.pnv*vbytes)
 	p("DECQ BX")
 	p("JNZ loop_%s", s.name())
@@ -245,7 +277,7 @@ func gen(w *strings.Builder, s spec) {
 	p("JZ done_%s", s.name())
 	fmt.Fprintf(w, "remloop_%s:\n", s.name())
 	step(0)
-	p("ADDQ $%d, SI", s.pmr*4)
+	p("ADDQ $%d, SI", aStep)
 	p("ADDQ $%d, DI", s.pnv*vbytes)
 	p("DECQ CX")
 	p("JNZ remloop_%s", s.name())
