@@ -512,10 +512,14 @@ func Conv2dBackwardWeight(p ConvParams, x, dy, dw, dbias []float32) {
 				}
 				dwg := acc[g*v.coutG*v.kdim : (g+1)*v.coutG*v.kdim]
 				pa, pb := matPacker(a, v.ncols), v.colTPacker(buf, base)
+				var da *directA
+				if v.kdim <= directMaxPanels*active.nr {
+					da = &directA{a, v.ncols} // few columns: read dy in place
+				}
 				if threaded {
-					gemmParallel(active, v.coutG, v.kdim, v.ncols, 1, pa, pb, 1, dwg, v.kdim, nil, nil)
+					gemmParallel(active, v.coutG, v.kdim, v.ncols, 1, pa, pb, 1, dwg, v.kdim, nil, da)
 				} else {
-					gemmPacked(active, v.coutG, v.kdim, v.ncols, 1, pa, pb, 1, dwg, v.kdim, nil, nil)
+					gemmPacked(active, v.coutG, v.kdim, v.ncols, 1, pa, pb, 1, dwg, v.kdim, nil, da)
 				}
 			}
 		}
