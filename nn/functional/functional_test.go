@@ -54,11 +54,14 @@ func TestPanics(t *testing.T) {
 		{"MaxUnpool index", "functional.MaxUnpool2d: index 99 at position 0 is not in [0, 16)", func() {
 			functional.MaxUnpool2d(tensor.Zeros(1, 1, 1, 1), tensor.Full(99, 1, 1, 1, 1), functional.MaxUnpool2dOptions{OutputSize: [2]int{4, 4}})
 		}},
-		{"ConvTranspose2d channels", "weight's first dimension must equal the input channels", func() {
+		{"ConvTranspose2d channels", "tensor.ConvTranspose2d: input (1,3,4,4), weight (2,1,3,3) and groups 1 do not fit", func() {
 			functional.ConvTranspose2d(x4, tensor.Zeros(2, 1, 3, 3), nil, functional.ConvTranspose2dOptions{})
 		}},
-		{"ConvTranspose2d output padding", "output padding must be smaller", func() {
+		{"ConvTranspose2d output padding", "functional.ConvTranspose2d: x (1,3,4,4), weight (3,1,3,3), options {Stride:[0 0] Padding:[0 0] OutputPadding:[1 1] Dilation:[0 0] Groups:0}: output padding must be smaller", func() {
 			functional.ConvTranspose2d(x4, tensor.Zeros(3, 1, 3, 3), nil, functional.ConvTranspose2dOptions{OutputPadding: [2]int{1, 1}})
+		}},
+		{"ConvTranspose2d negative", "functional.ConvTranspose2d: x (1,3,4,4), weight (3,1,3,3), options {Stride:[0 0] Padding:[-1 0] OutputPadding:[0 0] Dilation:[0 0] Groups:0}: no option may be negative", func() {
+			functional.ConvTranspose2d(x4, tensor.Zeros(3, 1, 3, 3), nil, functional.ConvTranspose2dOptions{Padding: [2]int{-1, 0}})
 		}},
 		{"Dropout p", "functional.Dropout: probability 1.5 is not in [0, 1]", func() { functional.Dropout(x4, 1.5, true, nil) }},
 		{"Dropout rng", "functional.Dropout: training needs a random source", func() { functional.Dropout(x4, 0.5, true, nil) }},

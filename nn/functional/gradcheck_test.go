@@ -123,6 +123,7 @@ func TestGradCheckConvTranspose2d(t *testing.T) {
 		{},
 		{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}, OutputPadding: [2]int{1, 1}},
 		{Stride: [2]int{2, 1}, Dilation: [2]int{1, 2}, Groups: 2},
+		{Stride: [2]int{1, 2}, Dilation: [2]int{2, 3}, OutputPadding: [2]int{1, 2}}, // output padding ≥ stride
 	}
 	for _, o := range opts {
 		x := genValues([]int{2, 2, 3, 3}, -1, 1, 12).SetRequiresGrad(true)
