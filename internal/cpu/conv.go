@@ -197,55 +197,75 @@ func (v *convView) fill(xg, buf, scratch []float32) {
 	clear(buf[len(buf)-v.wq:])
 }
 
-// fill2 is fill for StrideW == 2: it splits each input row into its even
-// and odd columns once and copies those to the two column phases.
+// fill2 is fill for StrideW == 2: each input row is split into its even
+// and odd columns straight into the two column phases' rows, and only the
+// few border positions are set one by one.
 func (v *convView) fill2(xg, buf, scratch []float32) {
 	p := v.p
 	sh := p.StrideH
-	ne := (p.W + 1) / 2
-	ev, od := scratch[:ne], scratch[ne:p.W]
+	// Phase b holds padded column 2j+b, input column 2j + t with t = b − PadW:
+	// the even input columns (shifted by qe) go to one phase, the odd ones
+	// (shifted by qo) to the other.
+	var be, bo, qe, qo int
+	for b := 0; b < 2; b++ {
+		t := b - p.PadW
+		if t&1 == 0 {
+			be, qe = b, t>>1
+		} else {
+			bo, qo = b, t>>1
+		}
+	}
+	pairs := p.W / 2
+	iStart := max(0, qe, qo)
+	iEnd := min(pairs, v.wq+qe, v.wq+qo)
 	for a := 0; a < sh; a++ {
 		for ci := 0; ci < v.cg; ci++ {
 			src := xg[ci*p.H*p.W : (ci+1)*p.H*p.W]
+			re := buf[((a*2+be)*v.cg+ci)*v.plane : ((a*2+be)*v.cg+ci+1)*v.plane]
+			ro := buf[((a*2+bo)*v.cg+ci)*v.plane : ((a*2+bo)*v.cg+ci+1)*v.plane]
 			for i := 0; i < v.hq; i++ {
+				rowE := re[i*v.wq : (i+1)*v.wq]
+				rowO := ro[i*v.wq : (i+1)*v.wq]
 				y := i*sh + a - p.PadH
-				for b := 0; b < 2; b++ {
-					row := buf[((a*2+b)*v.cg+ci)*v.plane+i*v.wq : ((a*2+b)*v.cg+ci)*v.plane+(i+1)*v.wq]
-					if y < 0 || y >= p.H {
-						clear(row)
-					}
-				}
 				if y < 0 || y >= p.H {
+					clear(rowE)
+					clear(rowO)
 					continue
 				}
 				srow := src[y*p.W : (y+1)*p.W]
-				deinterleave2(ev[:p.W/2], od, srow)
-				if p.W%2 == 1 {
-					ev[ne-1] = srow[p.W-1]
+				if iEnd > iStart {
+					deinterleave2(rowE[iStart-qe:iEnd-qe], rowO[iStart-qo:iEnd-qo], srow[2*iStart:2*iEnd])
 				}
-				for b := 0; b < 2; b++ {
-					row := buf[((a*2+b)*v.cg+ci)*v.plane+i*v.wq : ((a*2+b)*v.cg+ci)*v.plane+(i+1)*v.wq]
-					// row[j] = srow[2j + t] with t = b − PadW.
-					t := b - p.PadW
-					half := ev
-					if t&1 != 0 {
-						half = od
-					}
-					q := t >> 1 // floor(t/2): row[j] = half[j+q]
-					jlo := max(0, -q)
-					jhi := min(v.wq, len(half)-q)
-					if jhi <= jlo {
-						clear(row)
-						continue
-					}
-					clear(row[:jlo])
-					copy(row[jlo:jhi], half[jlo+q:jhi+q])
-					clear(row[jhi:])
-				}
+				// The borders: rowE[j] = srow[2(j+qe)], rowO[j] = srow[2(j+qo)+1], 0 outside.
+				fillBorder(rowE, srow, qe, 0, iStart, iEnd)
+				fillBorder(rowO, srow, qo, 1, iStart, iEnd)
 			}
 		}
 	}
 	clear(buf[len(buf)-v.wq:])
+}
+
+// fillBorder sets row[j] = srow[2(j+q)+odd] (0 outside srow) for the j
+// whose pair index j+q is outside [iStart, iEnd), which deinterleave2 did
+// not write.
+func fillBorder(row, srow []float32, q, odd, iStart, iEnd int) {
+	set := func(j int) {
+		if x := 2*(j+q) + odd; x >= 0 && x < len(srow) {
+			row[j] = srow[x]
+		} else {
+			row[j] = 0
+		}
+	}
+	lo, hi := max(0, iStart-q), min(len(row), max(0, iEnd-q))
+	if hi <= lo {
+		lo, hi = 0, 0
+	}
+	for j := 0; j < min(lo, len(row)); j++ {
+		set(j)
+	}
+	for j := max(hi, lo); j < len(row); j++ {
+		set(j)
+	}
 }
 
 // convBufs holds one goroutine's convolution scratch space.

@@ -265,3 +265,14 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParallelOverhead times a Parallel call with no work: the pool's
+// hand-off latency.
+func BenchmarkParallelOverhead(b *testing.B) {
+	saved := Threads()
+	SetThreads(runtime.GOMAXPROCS(0))
+	defer SetThreads(saved)
+	for i := 0; i < b.N; i++ {
+		Parallel(2, func(lo, hi int) {})
+	}
+}
