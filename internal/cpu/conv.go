@@ -45,6 +45,7 @@ func (p ConvParams) norm() ConvParams {
 	return p
 }
 
+// String describes the convolution for error messages.
 func (p ConvParams) String() string {
 	return fmt.Sprintf("x (%d,%d,%d,%d) w (%d,%d,%d,%d) stride (%d,%d) pad (%d,%d) dil (%d,%d) groups %d",
 		p.N, p.C, p.H, p.W, p.Cout, p.C/max(p.Groups, 1), p.KH, p.KW, p.StrideH, p.StrideW, p.PadH, p.PadW, p.DilH, p.DilW, p.Groups)
