@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fovea-ml/fovea/internal/cpu"
 	"github.com/fovea-ml/fovea/tensor"
 )
 
@@ -43,14 +44,14 @@ func Heaviside(x *tensor.Tensor, atZero float32, grad StepGrad) *tensor.Tensor {
 			}
 		}
 	}
-	var bwd func(gx, g, x, y []float32)
+	var bwd func(gx, g, x, y, tmp []float32)
 	switch grad {
 	case StepZero:
-		bwd = func(gx, g, x, y []float32) {} // gx is already zero
+		bwd = func(gx, g, x, y, _ []float32) {} // gx is already zero
 	case StepStraightThrough:
-		bwd = func(gx, g, x, y []float32) { copy(gx, g) }
+		bwd = func(gx, g, x, y, _ []float32) { copy(gx, g) }
 	case StepClippedStraightThrough:
-		bwd = func(gx, g, x, y []float32) {
+		bwd = func(gx, g, x, y, _ []float32) {
 			g, x = g[:len(gx)], x[:len(gx)]
 			for i, v := range x {
 				if v >= -1 && v <= 1 {
@@ -86,14 +87,8 @@ func Threshold(x *tensor.Tensor, threshold, value float32) *tensor.Tensor {
 // ReLU returns max(x, 0) elementwise (NaN stays NaN). Its gradient is 1
 // where x > 0 and 0 elsewhere (including at 0), as in PyTorch.
 func ReLU(x *tensor.Tensor) *tensor.Tensor {
-	return pointwise("ReLU", x,
-		func(y, x []float32) {
-			x = x[:len(y)]
-			for i, v := range x {
-				y[i] = max(v, 0) // branch-free; NaN propagates as in torch.relu
-			}
-		},
-		func(gx, g, x, y []float32) {
+	return pointwise("ReLU", x, reluInto,
+		func(gx, g, _, y, _ []float32) {
 			g, y = g[:len(gx)], y[:len(gx)]
 			for i, v := range y {
 				// y ≥ 0 (or NaN): keep g where y != +0, without a branch.
@@ -102,6 +97,21 @@ func ReLU(x *tensor.Tensor) *tensor.Tensor {
 				gx[i] = math.Float32frombits(math.Float32bits(g[i]) & mask)
 			}
 		})
+}
+
+// reluInto sets y = max(x, 0), four at a time: Go's max is branch-free
+// (and propagates NaN, as torch.relu), and unrolling lets the independent
+// elements overlap.
+func reluInto(y, x []float32) {
+	x = x[:len(y)]
+	i := 0
+	for ; i+4 <= len(y); i += 4 {
+		xs, ys := x[i:i+4:i+4], y[i:i+4:i+4]
+		ys[0], ys[1], ys[2], ys[3] = max(xs[0], 0), max(xs[1], 0), max(xs[2], 0), max(xs[3], 0)
+	}
+	for ; i < len(y); i++ {
+		y[i] = max(x[i], 0)
+	}
 }
 
 // Hardtanh clamps x to [lo, hi] elementwise, as torch.nn.functional.hardtanh.
@@ -224,27 +234,35 @@ func PReLU(x, weight *tensor.Tensor) *tensor.Tensor {
 }
 
 // eluCore is torch's ELU family: x·pos where x > 0, and
-// neg·(exp(x·inScale) − 1) elsewhere.
-func eluCore(op string, x *tensor.Tensor, neg, pos, inScale float64) *tensor.Tensor {
-	return mapPointwise(op, x,
-		func(v float32) float32 {
-			if v > 0 {
-				return float32(float64(v) * pos)
+// neg·(exp(x·inScale) − 1) elsewhere. The forward pass takes e^z − 1 as
+// 2t/(1 − t) with t = tanh(z/2), which keeps its relative precision near
+// z = 0, where e^z − 1 would cancel; the backward pass takes e^z from
+// cpu.Exp.
+func eluCore(op string, x *tensor.Tensor, neg, pos, inScale float32) *tensor.Tensor {
+	return pointwise(op, x,
+		func(y, x []float32) {
+			x = x[:len(y)]
+			scaleInto(y, x, inScale/2)
+			cpu.Tanh(y, y)
+			for i, v := range x {
+				t := y[i]
+				y[i] = choose(notPositive(v), neg*(2*t/(1-t)), v*pos)
 			}
-			return float32(neg * math.Expm1(float64(v)*inScale))
 		},
-		func(v, _ float32) float32 {
-			if v > 0 {
-				return float32(pos)
+		func(gx, g, x, _, _ []float32) {
+			g, x = g[:len(gx)], x[:len(gx)]
+			scaleInto(gx, x, inScale)
+			cpu.Exp(gx, gx)
+			for i, v := range x {
+				gx[i] = g[i] * choose(notPositive(v), inScale*neg*gx[i], pos)
 			}
-			return float32(inScale * neg * math.Exp(float64(v)*inScale))
 		})
 }
 
 // ELU returns x where x > 0 and alpha·(exp(x) − 1) elsewhere, elementwise
 // (torch's alpha is 1 by default).
 func ELU(x *tensor.Tensor, alpha float32) *tensor.Tensor {
-	return eluCore("ELU", x, float64(alpha), 1, 1)
+	return eluCore("ELU", x, alpha, 1, 1)
 }
 
 // SELU constants (Klambauer et al. 2017), as in PyTorch.
@@ -265,27 +283,13 @@ func CELU(x *tensor.Tensor, alpha float32) *tensor.Tensor {
 	if alpha == 0 {
 		panic("functional.CELU: alpha must not be 0")
 	}
-	return eluCore("CELU", x, float64(alpha), 1, 1/float64(alpha))
-}
-
-func sigmoid64(v float64) float64 {
-	if v >= 0 {
-		return 1 / (1 + math.Exp(-v))
-	}
-	e := math.Exp(v)
-	return e / (1 + e)
+	return eluCore("CELU", x, alpha, 1, 1/alpha)
 }
 
 // Sigmoid returns 1 / (1 + exp(−x)) elementwise; its derivative is y·(1 − y).
 func Sigmoid(x *tensor.Tensor) *tensor.Tensor {
-	return pointwise("Sigmoid", x,
-		func(y, x []float32) {
-			x = x[:len(y)]
-			for i, v := range x {
-				y[i] = sigmoidf(v)
-			}
-		},
-		func(gx, g, _, y []float32) {
+	return pointwise("Sigmoid", x, cpu.Sigmoid,
+		func(gx, g, _, y, _ []float32) {
 			g, y = g[:len(gx)], y[:len(gx)]
 			for i, v := range y {
 				gx[i] = g[i] * v * (1 - v)
@@ -295,14 +299,8 @@ func Sigmoid(x *tensor.Tensor) *tensor.Tensor {
 
 // Tanh returns tanh(x) elementwise; its derivative is 1 − y².
 func Tanh(x *tensor.Tensor) *tensor.Tensor {
-	return pointwise("Tanh", x,
-		func(y, x []float32) {
-			x = x[:len(y)]
-			for i, v := range x {
-				y[i] = tanhf(v)
-			}
-		},
-		func(gx, g, _, y []float32) {
+	return pointwise("Tanh", x, cpu.Tanh,
+		func(gx, g, _, y, _ []float32) {
 			g, y = g[:len(gx)], y[:len(gx)]
 			for i, v := range y {
 				gx[i] = g[i] * (1 - v*v)
@@ -334,43 +332,50 @@ const (
 func GELU(x *tensor.Tensor, approx GELUApprox) *tensor.Tensor {
 	switch approx {
 	case GELUExact:
-		return pointwise("GELU", x,
-			func(y, x []float32) {
-				x = x[:len(y)]
-				for i, v := range x {
-					y[i] = v * normCDF(v)
-				}
-			},
-			func(gx, g, x, _ []float32) {
-				g, x = g[:len(gx)], x[:len(gx)]
-				for i, v := range x {
-					gx[i] = g[i] * geluGrad(v)
-				}
+		return pointwise("GELU", x, cpu.GELU,
+			func(gx, g, x, _, tmp []float32) {
+				geluGrad(gx, x, tmp)
+				mulInto(gx, g)
 			})
 	case GELUTanh:
-		return pointwise("GELU", x,
-			func(y, x []float32) {
-				x = x[:len(y)]
-				for i, v := range x {
-					y[i] = 0.5 * v * (1 + tanhf(sqrt2OverPi*(v+geluKappa*v*v*v)))
-				}
-			},
-			func(gx, g, x, _ []float32) {
-				g, x = g[:len(gx)], x[:len(gx)]
-				for i, v := range x {
-					t := tanhf(sqrt2OverPi * (v + geluKappa*v*v*v))
-					gx[i] = g[i] * (0.5*(1+t) + 0.5*v*(1-t*t)*sqrt2OverPi*(1+3*geluKappa*v*v))
-				}
+		return pointwise("GELU", x, cpu.GELUTanh,
+			func(gx, g, x, _, _ []float32) {
+				geluTanhGrad(gx, x)
+				mulInto(gx, g)
 			})
 	}
 	panic(fmt.Sprintf("functional.GELU: unknown GELUApprox %d", approx))
 }
 
-// gelu is the exact GELU x·Φ(x) and geluGrad its derivative Φ(x) + x·φ(x).
-func gelu(v float32) float32 { return v * normCDF(v) }
-func geluGrad(v float32) float32 {
-	cdf, e := normCDFExp(v)
-	return cdf + v*e*invSqrt2Pi
+// geluGrad sets d = Φ(x) + x·φ(x), the derivative of the exact GELU, as
+// PyTorch computes it: Φ(x) = (1 + erf(x/√2))/2 with cpu.Erf and
+// φ(x) = e^(−x²/2)/√(2π) with cpu.Exp. tmp is scratch as long as d.
+func geluGrad(d, x, tmp []float32) {
+	x, tmp = x[:len(d)], tmp[:len(d)]
+	scaleInto(d, x, invSqrt2)
+	cpu.Erf(d, d)
+	for i, v := range x {
+		tmp[i] = -0.5 * v * v
+	}
+	cpu.Exp(tmp, tmp)
+	for i, v := range x {
+		d[i] = 0.5*(1+d[i]) + v*tmp[i]*invSqrt2Pi
+	}
+}
+
+// geluTanhGrad sets d to the derivative of the tanh-approximated GELU,
+// ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²) with
+// t = tanh(√(2/π)(x + 0.044715x³)) from cpu.Tanh.
+func geluTanhGrad(d, x []float32) {
+	x = x[:len(d)]
+	for i, v := range x {
+		d[i] = sqrt2OverPi * (v + geluKappa*v*v*v)
+	}
+	cpu.Tanh(d, d)
+	for i, v := range x {
+		t := d[i]
+		d[i] = 0.5*(1+t) + 0.5*v*(1-t*t)*sqrt2OverPi*(1+3*geluKappa*v*v)
+	}
 }
 
 // SiLU returns x·σ(x) elementwise (the sigmoid linear unit, Swish with β = 1).
@@ -381,67 +386,78 @@ func SiLU(x *tensor.Tensor) *tensor.Tensor { return swish("SiLU", x, 1) }
 func Swish(x *tensor.Tensor, beta float32) *tensor.Tensor { return swish("Swish", x, beta) }
 
 func swish(op string, x *tensor.Tensor, beta float32) *tensor.Tensor {
-	return pointwise(op, x,
-		func(y, x []float32) {
-			x = x[:len(y)]
-			for i, v := range x {
-				y[i] = v * sigmoidf(beta*v)
-			}
-		},
-		func(gx, g, x, _ []float32) {
-			g, x = g[:len(gx)], x[:len(gx)]
-			for i, v := range x {
-				gx[i] = g[i] * swishGrad(v, beta)
-			}
+	fwd := cpu.SiLU
+	if beta != 1 {
+		fwd = func(y, x []float32) {
+			scaleInto(y, x, beta)
+			cpu.Sigmoid(y, y)
+			mulInto(y, x)
+		}
+	}
+	return pointwise(op, x, fwd,
+		func(gx, g, x, _, _ []float32) {
+			swishGrad(gx, x, beta)
+			mulInto(gx, g)
 		})
 }
 
-// swishGrad is the derivative of x·σ(βx).
-func swishGrad(v, beta float32) float32 {
-	s := sigmoidf(beta * v)
-	return s * (1 + beta*v*(1-s))
-}
-
-// softplus64 is log(1 + exp(v)) without overflow.
-func softplus64(v float64) float64 {
-	if v > 0 {
-		return v + math.Log1p(math.Exp(-v))
+// swishGrad sets d to the derivative of x·σ(βx),
+// σ(βx)·(1 + βx·(1 − σ(βx))), with σ from cpu.Sigmoid.
+func swishGrad(d, x []float32, beta float32) {
+	x = x[:len(d)]
+	if beta == 1 {
+		cpu.Sigmoid(d, x)
+	} else {
+		scaleInto(d, x, beta)
+		cpu.Sigmoid(d, d)
 	}
-	return math.Log1p(math.Exp(v))
+	for i, v := range x {
+		s := d[i]
+		d[i] = s * (1 + beta*v*(1-s))
+	}
 }
 
-// Mish returns x·tanh(softplus(x)) elementwise (Misra 2019).
+// Mish returns x·tanh(softplus(x)) elementwise (Misra 2019). With n = eˣ
+// (from cpu.Exp) and w = n(n + 2), tanh(softplus(x)) = w/(w + 2) and its
+// derivative is σ(x)·(1 − t²) = n/(1 + n) · 4(w + 1)/(w + 2)². From
+// x = mishCap on, t rounds to 1 and the derivative to 0, so eˣ is taken of
+// min(x, mishCap), which never overflows.
 func Mish(x *tensor.Tensor) *tensor.Tensor {
 	return pointwise("Mish", x,
 		func(y, x []float32) {
 			x = x[:len(y)]
 			for i, v := range x {
-				t, _ := mishParts(v)
-				y[i] = v * t
+				y[i] = min(v, mishCap)
+			}
+			cpu.Exp(y, y)
+			for i, v := range x {
+				n := y[i]
+				w := n * (n + 2)
+				y[i] = v * (w / (w + 2))
 			}
 		},
-		func(gx, g, x, _ []float32) {
+		func(gx, g, x, _, _ []float32) {
 			g, x = g[:len(gx)], x[:len(gx)]
 			for i, v := range x {
-				t, dt := mishParts(v)
-				gx[i] = g[i] * (t + v*dt)
+				gx[i] = min(v, mishCap)
+			}
+			cpu.Exp(gx, gx)
+			for i, v := range x {
+				n := gx[i]
+				w := n * (n + 2)
+				d := w + 2
+				dy := w/d + v*(n/(1+n)*4*(w+1)/(d*d))
+				if v >= mishCap { // rare, so the branch is predicted
+					dy = 1
+				}
+				gx[i] = g[i] * dy
 			}
 		})
 }
 
-// mishParts returns t = tanh(softplus(x)) and its derivative σ(x)·(1 − t²)
-// from one exponential: with n = eˣ and w = n(n + 2), t = w/(w + 2) and
-// 1 − t² = 4(w + 1)/(w + 2)².
-func mishParts(v float32) (t, dt float32) {
-	if v >= 15 { // t rounds to 1 and x·dt < 1e-11
-		return 1, 0
-	}
-	n := expf(v)
-	w := n * (n + 2)
-	d := w + 2
-	t = w / d
-	return t, n / (1 + n) * 4 * (w + 1) / (d * d)
-}
+// mishCap is where Mish's t = tanh(softplus(x)) rounds to 1 and x·t′ is
+// below 1e-11.
+const mishCap = 15
 
 // Softplus returns log(1 + exp(β·x))/β elementwise, and x itself where
 // β·x > threshold (torch's defaults are β = 1, threshold = 20). The
@@ -450,19 +466,35 @@ func Softplus(x *tensor.Tensor, beta, threshold float32) *tensor.Tensor {
 	if beta == 0 {
 		panic("functional.Softplus: beta must not be 0")
 	}
-	b := float64(beta)
-	return mapPointwise("Softplus", x,
-		func(v float32) float32 {
-			if v*beta > threshold {
-				return v
+	return pointwise("Softplus", x,
+		func(y, x []float32) {
+			// log(1 + e^z) = max(z, 0) + log1p(e^−|z|), which neither
+			// overflows nor loses the small values.
+			x = x[:len(y)]
+			for i, v := range x {
+				y[i] = -abs32(v * beta)
 			}
-			return float32(softplus64(float64(v)*b) / b)
+			cpu.Exp(y, y)
+			for i, v := range x {
+				z := v * beta
+				r := float32((float64(max(z, 0)) + math.Log1p(float64(y[i]))) / float64(beta))
+				if z > threshold { // rare, so the branch is predicted
+					r = v
+				}
+				y[i] = r
+			}
 		},
-		func(v, _ float32) float32 {
-			if v*beta > threshold {
-				return 1
+		func(gx, g, x, _, _ []float32) {
+			g, x = g[:len(gx)], x[:len(gx)]
+			scaleInto(gx, x, beta)
+			cpu.Sigmoid(gx, gx)
+			for i, v := range x {
+				s := gx[i]
+				if v*beta > threshold {
+					s = 1
+				}
+				gx[i] = g[i] * s
 			}
-			return sigmoidf(v * beta)
 		})
 }
 
@@ -478,6 +510,20 @@ func Softsign(x *tensor.Tensor) *tensor.Tensor {
 
 // abs32 returns |v| by clearing the sign bit (no branch).
 func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
+
+// notPositive returns all ones where v ≤ 0 (also −0, and NaN with the sign
+// bit set) and 0 where v > 0, without a branch: activations see random
+// signs, which branches mispredict.
+func notPositive(v float32) uint32 {
+	b := math.Float32bits(v)
+	return uint32(int32(b)>>31) | uint32(int32(b-1)>>31)
+}
+
+// choose returns a where mask is all ones and b where it is 0, without a
+// branch.
+func choose(mask uint32, a, b float32) float32 {
+	return math.Float32frombits(math.Float32bits(a)&mask | math.Float32bits(b)&^mask)
+}
 
 // HardSigmoid returns min(max(x + 3, 0), 6)/6 elementwise, a piecewise-linear
 // sigmoid; its gradient is 1/6 where −3 < x < 3 and 0 elsewhere.

@@ -3,6 +3,7 @@ package functional
 import (
 	"fmt"
 
+	"github.com/fovea-ml/fovea/internal/cpu"
 	"github.com/fovea-ml/fovea/tensor"
 )
 
@@ -11,7 +12,12 @@ import (
 // (the second) along axis, whose length must be even, and the result is
 // a ⊙ σ(b), with axis halved. x: (…, 2D, …) → (…, D, …).
 func GLU(x *tensor.Tensor, axis int) *tensor.Tensor {
-	return gated("GLU", x, axis, sigmoidf, func(_, s float32) float32 { return s * (1 - s) })
+	return gated("GLU", x, axis, cpu.Sigmoid, func(v, d, b []float32) {
+		cpu.Sigmoid(v, b)
+		for i, s := range v {
+			d[i] = s * (1 - s)
+		}
+	})
 }
 
 // ReGLU returns a ⊙ relu(b) for the halves a (first) and b (second) of x
@@ -20,22 +26,22 @@ func GLU(x *tensor.Tensor, axis int) *tensor.Tensor {
 // first half is the value and the second half is the gate that goes through
 // the activation. x: (…, 2D, …) → (…, D, …).
 func ReGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
-	return gated("ReGLU", x, axis,
-		func(v float32) float32 { return max(v, 0) },
-		func(v, _ float32) float32 {
-			if v > 0 {
-				return 1
-			}
-			return 0
-		})
+	return gated("ReGLU", x, axis, reluInto, func(v, d, b []float32) {
+		reluInto(v, b)
+		for i, bv := range b {
+			d[i] = choose(notPositive(bv), 0, 1)
+		}
+	})
 }
 
 // GeGLU returns a ⊙ gelu(b) for the halves a (first) and b (second) of x
 // along axis, with the exact (erf) GELU; see ReGLU for the convention.
 // x: (…, 2D, …) → (…, D, …).
 func GeGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
-	return gated("GeGLU", x, axis,
-		gelu, func(v, _ float32) float32 { return geluGrad(v) })
+	return gated("GeGLU", x, axis, cpu.GELU, func(v, d, b []float32) {
+		geluGrad(d, b, v) // v is scratch until it gets gelu(b)
+		cpu.GELU(v, b)
+	})
 }
 
 // SwiGLU returns a ⊙ silu(b) for the halves a (first) and b (second) of x
@@ -44,14 +50,16 @@ func GeGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
 // (value projection first, gate projection second) followed by W2.
 // x: (…, 2D, …) → (…, D, …).
 func SwiGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
-	return gated("SwiGLU", x, axis,
-		func(v float32) float32 { return v * sigmoidf(v) },
-		func(v, _ float32) float32 { return swishGrad(v, 1) })
+	return gated("SwiGLU", x, axis, cpu.SiLU, func(v, d, b []float32) {
+		swishGrad(d, b, 1)
+		cpu.SiLU(v, b)
+	})
 }
 
-// gated computes a ⊙ act(b) for the two halves of x along axis. dact(b, act(b))
-// is the derivative of act.
-func gated(op string, x *tensor.Tensor, axis int, act func(float32) float32, dact func(b, ab float32) float32) *tensor.Tensor {
+// gated computes a ⊙ act(b) for the two halves of x along axis. act(v, b)
+// sets v = act(b) for a run of gate values b; grad(v, d, b) sets v = act(b)
+// and d = act′(b), and may use v as scratch before it sets it.
+func gated(op string, x *tensor.Tensor, axis int, act func(v, b []float32), grad func(v, d, b []float32)) *tensor.Tensor {
 	shape := x.Shape()
 	ax := axis
 	if ax < 0 {
@@ -70,27 +78,34 @@ func gated(op string, x *tensor.Tensor, axis int, act func(float32) float32, dac
 	xd := x.Data()
 	out := tensor.Zeros(outShape...)
 	yd := out.Data()
-	// Output element i = o·half + j reads a = x[2o·half + j], b = x[(2o+1)·half + j].
-	each := func(fn func(i, ia, ib int)) {
-		parallelFor(outer*half, grainPointwise, func(lo, hi int) {
+	// Output element i = o·half + j reads a = x[2o·half + j] and
+	// b = x[(2o+1)·half + j]: a run of n consecutive j within one o is
+	// contiguous in the output, in a and in b.
+	runs := func(fn func(i, ia, ib, n int)) {
+		eachBlock(outer*half, false, func(lo, hi int, _ []float32) {
 			for i := lo; i < hi; {
 				o, j := i/half, i%half
-				end := min(hi, (o+1)*half)
-				for ; i < end; i, j = i+1, j+1 {
-					fn(i, 2*o*half+j, (2*o+1)*half+j)
-				}
+				n := min(hi, (o+1)*half) - i
+				fn(i, 2*o*half+j, (2*o+1)*half+j, n)
+				i += n
 			}
 		})
 	}
-	each(func(i, ia, ib int) { yd[i] = xd[ia] * act(xd[ib]) })
+	runs(func(i, ia, ib, n int) {
+		y := yd[i : i+n]
+		act(y, xd[ib:ib+n])
+		mulInto(y, xd[ia:ia+n])
+	})
 	return tensor.Record(op, out, func(g *tensor.Tensor) []*tensor.Tensor {
 		gx := tensor.Zeros(shape...)
 		gd, gxd := g.Data(), gx.Data()
-		each(func(i, ia, ib int) {
-			b := xd[ib]
-			ab := act(b)
-			gxd[ia] = gd[i] * ab
-			gxd[ib] = gd[i] * xd[ia] * dact(b, ab)
+		runs(func(i, ia, ib, n int) {
+			ga, gb, a, gs := gxd[ia:ia+n], gxd[ib:ib+n], xd[ia:ia+n], gd[i:i+n]
+			grad(ga, gb, xd[ib:ib+n]) // ga = act(b), gb = act′(b)
+			for k, gv := range gs {
+				gb[k] *= gv * a[k]
+				ga[k] *= gv
+			}
 		})
 		return []*tensor.Tensor{gx}
 	}, x)
