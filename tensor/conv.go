@@ -51,7 +51,7 @@ func Conv2d(x, w, b *Tensor, opt ConvOptions) *Tensor {
 	if p.OutH() <= 0 || p.OutW() <= 0 || p.PadH < 0 || p.PadW < 0 {
 		panic(fmt.Sprintf("tensor.Conv2d: input %s too small for weight %s with %+v", FormatShape(x.shape), FormatShape(w.shape), opt))
 	}
-	out := Zeros(p.N, p.Cout, p.OutH(), p.OutW())
+	out := empty(p.N, p.Cout, p.OutH(), p.OutW()) // the kernels overwrite their outputs
 	var bd []float32
 	if b != nil {
 		bd = b.data
@@ -60,14 +60,14 @@ func Conv2d(x, w, b *Tensor, opt ConvOptions) *Tensor {
 	return Record("Conv2d", out, func(gy *Tensor) []*Tensor {
 		var gx, gw, gb *Tensor
 		if x.requiresGrad {
-			gx = Zeros(x.shape...)
+			gx = empty(x.shape...)
 			cpu.Conv2dBackwardData(p, gy.data, w.data, gx.data)
 		}
 		if w.requiresGrad || b != nil && b.requiresGrad {
-			gw = Zeros(w.shape...)
+			gw = empty(w.shape...)
 			var gbd []float32
 			if b != nil && b.requiresGrad {
-				gb = Zeros(b.shape...)
+				gb = empty(b.shape...)
 				gbd = gb.data
 			}
 			cpu.Conv2dBackwardWeight(p, x.data, gy.data, gw.data, gbd)
@@ -113,7 +113,7 @@ func ConvTranspose2d(x, w, b *Tensor, opt ConvTransposeOptions) *Tensor {
 		N: x.shape[0], C: cout, H: oh, W: ow, Cout: x.shape[1], KH: kh, KW: kw,
 		StrideH: sh, StrideW: sw, PadH: opt.Padding[0], PadW: opt.Padding[1], DilH: dh, DilW: dw, Groups: groups,
 	}
-	out := Zeros(p.N, cout, oh, ow)
+	out := empty(p.N, cout, oh, ow)
 	cpu.Conv2dBackwardData(p, x.data, w.data, out.data)
 	if b != nil {
 		addChannelBias(out.data, b.data, p.N, cout, oh*ow)
@@ -121,15 +121,15 @@ func ConvTranspose2d(x, w, b *Tensor, opt ConvTransposeOptions) *Tensor {
 	return Record("ConvTranspose2d", out, func(gy *Tensor) []*Tensor {
 		var gx, gw, gb *Tensor
 		if x.requiresGrad {
-			gx = Zeros(x.shape...)
+			gx = empty(x.shape...)
 			cpu.Conv2dForward(p, gy.data, w.data, nil, gx.data)
 		}
 		if w.requiresGrad {
-			gw = Zeros(w.shape...)
+			gw = empty(w.shape...)
 			cpu.Conv2dBackwardWeight(p, gy.data, x.data, gw.data, nil)
 		}
 		if b != nil && b.requiresGrad {
-			gb = Zeros(b.shape...)
+			gb = empty(b.shape...)
 			channelSum(gy.data, gb.data, p.N, cout, oh*ow)
 		}
 		return []*Tensor{gx, gw, gb}

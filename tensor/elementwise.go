@@ -154,7 +154,7 @@ func minNaN(x, y float32) float32 {
 // binary evaluates kind over a and b with broadcasting.
 func binary(op string, kind binKind, a, b *Tensor) *Tensor {
 	shape := mustBroadcast(op, a.shape, b.shape)
-	out := Zeros(shape...)
+	out := empty(shape...) // every element is written below
 	if SameShape(a.shape, b.shape) {
 		cpu.ParallelGrain(len(out.data), elementGrain, func(lo, hi int) {
 			applyBinary(kind, out.data[lo:hi], a.data[lo:hi], b.data[lo:hi], 1, 1)
@@ -349,7 +349,7 @@ const elementGrain = 1 << 15
 // unary applies f to every element of t into a new tensor, on all threads
 // for large tensors.
 func unary(t *Tensor, f func(float32) float32) *Tensor {
-	out := Zeros(t.shape...)
+	out := empty(t.shape...)
 	cpu.ParallelGrain(len(t.data), elementGrain, func(lo, hi int) {
 		dst := out.data[lo:hi]
 		for i, v := range t.data[lo:hi] {
@@ -361,7 +361,7 @@ func unary(t *Tensor, f func(float32) float32) *Tensor {
 
 // Neg returns -t.
 func Neg(t *Tensor) *Tensor {
-	out := Zeros(t.shape...)
+	out := empty(t.shape...)
 	for i, v := range t.data {
 		out.data[i] = -v
 	}
@@ -370,7 +370,7 @@ func Neg(t *Tensor) *Tensor {
 
 // AddScalar returns t + s.
 func AddScalar(t *Tensor, s float32) *Tensor {
-	out := Zeros(t.shape...)
+	out := empty(t.shape...)
 	for i, v := range t.data {
 		out.data[i] = v + s
 	}
@@ -379,7 +379,7 @@ func AddScalar(t *Tensor, s float32) *Tensor {
 
 // MulScalar returns t * s.
 func MulScalar(t *Tensor, s float32) *Tensor {
-	out := Zeros(t.shape...)
+	out := empty(t.shape...)
 	for i, v := range t.data {
 		out.data[i] = v * s
 	}

@@ -199,7 +199,7 @@ func LogSumExp(t *Tensor, axes []int, keepDim bool) *Tensor {
 // Softmax returns exp(t) normalised to sum to 1 along axis.
 func Softmax(t *Tensor, axis int) *Tensor {
 	ax := axisIn("tensor.Softmax", axis, t.Dim(), t.shape)
-	out := Zeros(t.shape...)
+	out := empty(t.shape...)
 	softmaxKernel(t.data, out.data, t.shape, ax, false)
 	return Record("Softmax", out, func(g *Tensor) []*Tensor {
 		// dx = y * (g - sum(g*y))
@@ -227,11 +227,11 @@ func Softmax(t *Tensor, axis int) *Tensor {
 // LogSoftmax returns log(Softmax(t, axis)), computed stably.
 func LogSoftmax(t *Tensor, axis int) *Tensor {
 	ax := axisIn("tensor.LogSoftmax", axis, t.Dim(), t.shape)
-	out := Zeros(t.shape...)
+	out := empty(t.shape...)
 	softmaxKernel(t.data, out.data, t.shape, ax, true)
 	return Record("LogSoftmax", out, func(g *Tensor) []*Tensor {
 		// dx = g − exp(y)·Σg over the axis
-		r := Zeros(t.shape...)
+		r := empty(t.shape...)
 		cpu.Exp(r.data, out.data)
 		outer, inner := outerInner(t.shape, ax)
 		n := t.shape[ax]

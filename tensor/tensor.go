@@ -36,6 +36,10 @@ type Tensor struct {
 	requiresGrad bool
 	grad         *Tensor
 	node         *node // how this tensor was made; nil for leaves, emptied (backward nil) by Backward
+
+	// bufID is nonzero when data came from the buffer pool for this tensor
+	// (not a view of another tensor's storage): the allocation's number.
+	bufID uint64
 }
 
 // node records one operation in the autograd graph.
@@ -72,8 +76,7 @@ func Scalar(v float32) *Tensor { return &Tensor{data: []float32{v}, shape: []int
 
 // Zeros returns a tensor of the given shape filled with 0.
 func Zeros(shape ...int) *Tensor {
-	n := checkShape("tensor.Zeros", shape)
-	return &Tensor{data: make([]float32, n), shape: append([]int(nil), shape...)}
+	return zeros(shape, checkShape("tensor.Zeros", shape))
 }
 
 // Ones returns a tensor of the given shape filled with 1.
@@ -187,7 +190,11 @@ func (t *Tensor) Set(v float32, idx ...int) { t.data[t.offset("tensor.Set", idx)
 
 // Clone returns a copy of t's data and shape that does not require a gradient
 // and has no history.
-func (t *Tensor) Clone() *Tensor { return FromSlice(t.data, t.shape...) }
+func (t *Tensor) Clone() *Tensor {
+	out := empty(t.shape...)
+	copy(out.data, t.data)
+	return out
+}
 
 // String formats small tensors in full and large ones by shape.
 func (t *Tensor) String() string {

@@ -150,7 +150,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			logits := model.Forward(b.Images)
 			loss := tensor.CrossEntropy(logits, b.Masks, tensor.CrossEntropyOptions{IgnoreIndex: tensor.Ignore(data.Ignore)})
 			opter.ZeroGrad()
-			loss.Backward()
+			loss.BackwardRelease() // the step keeps no intermediate result: recycle their buffers
 			opter.Step()
 			l := float64(loss.Item())
 			if math.IsNaN(l) || math.IsInf(l, 0) {
