@@ -1,17 +1,24 @@
 //go:build ignore
 
 // Command gen writes sgemm_amd64.s, the GEMM micro-kernels of package cpu in
-// Go assembly. Run it with `go generate` in internal/cpu.
+// Go assembly, and sgemm_amd64.go, their Go declarations and per-shape
+// tables. Run it with `go generate` in internal/cpu. It also writes the
+// transposing pack (transposePackAVX512).
 //
 // Each kernel computes an MR×NR tile of row-major C from a packed A
 // micro-panel (for each p, MR values) and a packed B micro-panel (for each
 // p, NR values):
 //
-//	C[i][j] = alpha * Σ_p A[p][i]*B[p][j] + beta*C[i][j]   (C not read when beta == 0)
+//	C[i][j] = alpha * Σ_p A[p][i]*B[p][j] + beta*C[i][j] + bias[i]
 //
-// NR is a multiple of the vector width; the tile is held in MR*NR/width
-// vector registers for the whole p loop, B vectors are loaded and A values
-// broadcast.
+// (C not read when beta == 0; no bias when the pointer is nil). NR is a
+// multiple of the vector width; the tile is held in MR*NR/width vector
+// registers for the whole p loop, B vectors are loaded and A values
+// broadcast. Every shape also gets edge kernels computing fewer rows or
+// vectors on the same packing, and the 8×48 shape a "direct" family that
+// reads A unpacked (row i at a + i·lda). Spec options left in for tuning:
+// embedded broadcasts (embed) and B prefetch (pfB), both measured slower
+// or equal on Zen 5.
 package main
 
 import (
