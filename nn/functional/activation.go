@@ -181,15 +181,8 @@ func PReLU(x, weight *tensor.Tensor) *tensor.Tensor {
 	grain := max(1, grainPointwise/max(inner, 1))
 	parallelFor(blocks, grain, func(lo, hi int) {
 		for b := lo; b < hi; b++ {
-			w := wd[b%channels]
-			y, xs := yd[b*inner:(b+1)*inner], xd[b*inner:(b+1)*inner]
-			for i, v := range xs {
-				if v > 0 {
-					y[i] = v
-				} else {
-					y[i] = w * v
-				}
-			}
+			xs := xd[b*inner : (b+1)*inner]
+			preluRow(yd[b*inner:(b+1)*inner], xs, xs, wd[b%channels])
 		}
 	})
 	return tensor.Record("PReLU", out, func(g *tensor.Tensor) []*tensor.Tensor {
@@ -200,15 +193,8 @@ func PReLU(x, weight *tensor.Tensor) *tensor.Tensor {
 			gxd := gx.Data()
 			parallelFor(blocks, grain, func(lo, hi int) {
 				for b := lo; b < hi; b++ {
-					w := wd[b%channels]
-					gs, xs := gd[b*inner:(b+1)*inner], xd[b*inner:(b+1)*inner]
-					for i, v := range xs {
-						if v > 0 {
-							gxd[b*inner+i] = gs[i]
-						} else {
-							gxd[b*inner+i] = w * gs[i]
-						}
-					}
+					s := b * inner
+					preluRow(gxd[s:s+inner], gd[s:s+inner], xd[s:s+inner], wd[b%channels])
 				}
 			})
 		}
@@ -231,6 +217,15 @@ func PReLU(x, weight *tensor.Tensor) *tensor.Tensor {
 		}
 		return []*tensor.Tensor{gx, gw}
 	}, x, weight)
+}
+
+// preluRow sets dst[i] = src[i] where x[i] > 0 and w·src[i] elsewhere: with
+// src = x it is PReLU, with src the output gradient its input gradient.
+func preluRow(dst, src, x []float32, w float32) {
+	src, x = src[:len(dst)], x[:len(dst)]
+	for i, v := range x {
+		dst[i] = choose(notPositive(v), w*src[i], src[i])
+	}
 }
 
 // eluCore is torch's ELU family: x·pos where x > 0, and
@@ -426,10 +421,7 @@ func Mish(x *tensor.Tensor) *tensor.Tensor {
 	return pointwise("Mish", x,
 		func(y, x []float32) {
 			x = x[:len(y)]
-			for i, v := range x {
-				y[i] = min(v, mishCap)
-			}
-			cpu.Exp(y, y)
+			mishExp(y, x)
 			for i, v := range x {
 				n := y[i]
 				w := n * (n + 2)
@@ -438,10 +430,7 @@ func Mish(x *tensor.Tensor) *tensor.Tensor {
 		},
 		func(gx, g, x, _, _ []float32) {
 			g, x = g[:len(gx)], x[:len(gx)]
-			for i, v := range x {
-				gx[i] = min(v, mishCap)
-			}
-			cpu.Exp(gx, gx)
+			mishExp(gx, x)
 			for i, v := range x {
 				n := gx[i]
 				w := n * (n + 2)
@@ -453,6 +442,15 @@ func Mish(x *tensor.Tensor) *tensor.Tensor {
 				gx[i] = g[i] * dy
 			}
 		})
+}
+
+// mishExp sets n = e^min(x, mishCap).
+func mishExp(n, x []float32) {
+	x = x[:len(n)]
+	for i, v := range x {
+		n[i] = min(v, mishCap)
+	}
+	cpu.Exp(n, n)
 }
 
 // mishCap is where Mish's t = tanh(softplus(x)) rounds to 1 and x·t′ is
@@ -511,12 +509,12 @@ func Softsign(x *tensor.Tensor) *tensor.Tensor {
 // abs32 returns |v| by clearing the sign bit (no branch).
 func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
 
-// notPositive returns all ones where v ≤ 0 (also −0, and NaN with the sign
-// bit set) and 0 where v > 0, without a branch: activations see random
-// signs, which branches mispredict.
+// notPositive returns all ones where !(v > 0) — v ≤ 0, −0 and NaN — and 0
+// where v > 0, without a branch: activations see random signs, which
+// branches mispredict. The bits b of v > 0 are those in [1, 0x7f800000].
 func notPositive(v float32) uint32 {
-	b := math.Float32bits(v)
-	return uint32(int32(b)>>31) | uint32(int32(b-1)>>31)
+	d := int64(math.Float32bits(v) - 1) // uint32 arithmetic: +0 wraps to 2³² − 1
+	return uint32((0x7f7fffff - d) >> 63)
 }
 
 // choose returns a where mask is all ones and b where it is 0, without a

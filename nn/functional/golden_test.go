@@ -319,22 +319,11 @@ func reportErrors(t *testing.T, fwd, bwd map[string]float64) {
 	t.Log(b.String())
 }
 
-func TestGoldenActivations(t *testing.T) {
-	fwd, bwd := runGolden(t, "activations.json")
-	reportErrors(t, fwd, bwd)
-}
-
-func TestGoldenInterpolate(t *testing.T) {
-	fwd, bwd := runGolden(t, "interpolate.json")
-	reportErrors(t, fwd, bwd)
-}
-
-func TestGoldenPool(t *testing.T) {
-	fwd, bwd := runGolden(t, "pool.json")
-	reportErrors(t, fwd, bwd)
-}
-
-func TestGoldenShuffleConv(t *testing.T) {
-	fwd, bwd := runGolden(t, "shuffle_conv.json")
-	reportErrors(t, fwd, bwd)
+func TestGolden(t *testing.T) {
+	for _, file := range []string{"activations.json", "interpolate.json", "pool.json", "shuffle_conv.json"} {
+		t.Run(strings.TrimSuffix(file, ".json"), func(t *testing.T) {
+			fwd, bwd := runGolden(t, file)
+			reportErrors(t, fwd, bwd)
+		})
+	}
 }

@@ -270,6 +270,36 @@ func linearTable(in, out int, alignCorners bool, scale float64) []linearTap {
 	return taps
 }
 
+// rowPair holds two rows of values, each tagged with the input row it
+// belongs to (−1: none). Bilinear interpolation reads input rows i0 and i1
+// for each output row, and neither decreases from one output row to the
+// next, so with two slots each input row is handled once per plane.
+type rowPair struct {
+	key [2]int
+	buf [2][]float32
+}
+
+func newRowPair(n int) *rowPair {
+	return &rowPair{key: [2]int{-1, -1}, buf: [2][]float32{make([]float32, n), make([]float32, n)}}
+}
+
+// row returns the buffer of input row r. If no slot holds r, it claims the
+// one that does not hold row keep and returns fresh = true and the row the
+// slot held before (−1 for none), whose values are still in buf.
+func (c *rowPair) row(r, keep int) (buf []float32, prev int, fresh bool) {
+	for k := range c.key {
+		if c.key[k] == r {
+			return c.buf[k], r, false
+		}
+	}
+	k := 0
+	if c.key[0] == keep {
+		k = 1
+	}
+	prev, c.key[k] = c.key[k], r
+	return c.buf[k], prev, true
+}
+
 // bilinear2d blends the 2×2 input pixels of each output pixel.
 func bilinear2d(x *tensor.Tensor, th, tw []linearTap) *tensor.Tensor {
 	shape := x.Shape()
@@ -278,32 +308,19 @@ func bilinear2d(x *tensor.Tensor, th, tw []linearTap) *tensor.Tensor {
 	out := tensor.Zeros(shape[0], shape[1], oh, ow)
 	xd, yd := x.Data(), out.Data()
 	parallelFor(planes, planeGrain(oh*ow), func(lo, hi int) {
-		// The input rows interpolated along W, two at a time: the source
-		// rows of successive output rows never decrease, so each input row
-		// is interpolated once per plane.
-		var rows [2]struct {
-			key int
-			buf []float32
-		}
-		rows[0].buf, rows[1].buf = make([]float32, ow), make([]float32, ow)
+		// The input rows interpolated along W, each once per plane.
+		rows := newRowPair(ow)
 		for p := lo; p < hi; p++ {
 			src, dst := xd[p*h*w:(p+1)*h*w], yd[p*oh*ow:(p+1)*oh*ow]
-			rows[0].key, rows[1].key = -1, -1
+			rows.key = [2]int{-1, -1}
 			// row returns input row r interpolated along W, keeping row keep.
 			row := func(r, keep int) []float32 {
-				for k := range rows {
-					if rows[k].key == r {
-						return rows[k].buf
+				buf, _, fresh := rows.row(r, keep)
+				if fresh {
+					buf, in := buf[:len(tw)], src[r*w:(r+1)*w]
+					for x, tx := range tw {
+						buf[x] = tx.l0*in[tx.i0] + tx.l1*in[tx.i1]
 					}
-				}
-				k := 0
-				if rows[0].key == keep {
-					k = 1
-				}
-				rows[k].key = r
-				buf, in := rows[k].buf[:len(tw)], src[r*w:(r+1)*w]
-				for x, tx := range tw {
-					buf[x] = tx.l0*in[tx.i0] + tx.l1*in[tx.i1]
 				}
 				return buf
 			}
@@ -325,41 +342,29 @@ func bilinear2d(x *tensor.Tensor, th, tw []linearTap) *tensor.Tensor {
 		parallelFor(planes, planeGrain(oh*ow), func(lo, hi int) {
 			// The adjoint of the forward pass: output-row gradients are
 			// accumulated into the gradients of the W-interpolated input
-			// rows (two slots, rows never decrease), and each is scattered
-			// along W once, when its slot is reused or at the end.
-			var rows [2]struct {
-				key int
-				buf []float32
-			}
-			rows[0].buf, rows[1].buf = make([]float32, ow), make([]float32, ow)
+			// rows, and each is scattered along W once, when its slot is
+			// reused or at the end of the plane.
+			rows := newRowPair(ow)
 			for p := lo; p < hi; p++ {
 				dst, src := gxd[p*h*w:(p+1)*h*w], gd[p*oh*ow:(p+1)*oh*ow]
-				rows[0].key, rows[1].key = -1, -1
-				flush := func(k int) {
-					if rows[k].key < 0 {
+				rows.key = [2]int{-1, -1}
+				flush := func(r int, buf []float32) {
+					if r < 0 {
 						return
 					}
-					buf, out := rows[k].buf[:len(tw)], dst[rows[k].key*w:(rows[k].key+1)*w]
+					buf, out := buf[:len(tw)], dst[r*w:(r+1)*w]
 					for x, tx := range tw {
 						out[tx.i0] += tx.l0 * buf[x]
 						out[tx.i1] += tx.l1 * buf[x]
 					}
 					clear(buf)
-					rows[k].key = -1
 				}
 				row := func(r, keep int) []float32 {
-					for k := range rows {
-						if rows[k].key == r {
-							return rows[k].buf
-						}
+					buf, prev, fresh := rows.row(r, keep)
+					if fresh {
+						flush(prev, buf)
 					}
-					k := 0
-					if rows[0].key == keep {
-						k = 1
-					}
-					flush(k)
-					rows[k].key = r
-					return rows[k].buf
+					return buf
 				}
 				for y, ty := range th {
 					a := row(ty.i0, ty.i1)
@@ -372,8 +377,8 @@ func bilinear2d(x *tensor.Tensor, th, tw []linearTap) *tensor.Tensor {
 						b[x] += h1 * v
 					}
 				}
-				flush(0)
-				flush(1)
+				flush(rows.key[0], rows.buf[0])
+				flush(rows.key[1], rows.buf[1])
 			}
 		})
 		return []*tensor.Tensor{gx}

@@ -24,10 +24,10 @@ func PixelShuffle(x *tensor.Tensor, r int) *tensor.Tensor {
 	outShape = append(outShape, c/(r*r), h*r, w*r)
 	out := tensor.Zeros(outShape...)
 	planes := tensor.Numel(shape[:nd-3]) * (c / (r * r))
-	shuffle(out.Data(), x.Data(), planes, r, h, w)
+	shuffle(out.Data(), x.Data(), planes, r, h, w, true)
 	return tensor.Record("PixelShuffle", out, func(g *tensor.Tensor) []*tensor.Tensor {
 		gx := tensor.Zeros(shape...)
-		unshuffle(gx.Data(), g.Data(), planes, r, h, w)
+		shuffle(g.Data(), gx.Data(), planes, r, h, w, false)
 		return []*tensor.Tensor{gx}
 	}, x)
 }
@@ -50,70 +50,52 @@ func PixelUnshuffle(x *tensor.Tensor, r int) *tensor.Tensor {
 	outShape = append(outShape, c*r*r, h, w)
 	out := tensor.Zeros(outShape...)
 	planes := tensor.Numel(shape[:nd-3]) * c
-	unshuffle(out.Data(), x.Data(), planes, r, h, w)
+	shuffle(x.Data(), out.Data(), planes, r, h, w, false)
 	return tensor.Record("PixelUnshuffle", out, func(g *tensor.Tensor) []*tensor.Tensor {
 		gx := tensor.Zeros(shape...)
-		shuffle(gx.Data(), g.Data(), planes, r, h, w)
+		shuffle(gx.Data(), g.Data(), planes, r, h, w, true)
 		return []*tensor.Tensor{gx}
 	}, x)
 }
 
-// shuffle writes the pixel shuffle of src (planes·r², h, w) into dst
-// (planes, h·r, w·r), one plane of dst per parallel unit.
-func shuffle(dst, src []float32, planes, r, h, w int) {
+// shuffle moves values between the layouts of PixelShuffle, wide
+// (planes, h·r, w·r) and narrow (planes·r², h, w), with
+// wide[p, y·r+i, x·r+j] = narrow[p·r²+i·r+j, y, x]: into wide when toWide
+// (the pixel shuffle), into narrow otherwise (the unshuffle). One plane of
+// wide is one parallel unit.
+func shuffle(wide, narrow []float32, planes, r, h, w int, toWide bool) {
 	plane := h * w * r * r
 	parallelFor(planes, max(1, 65536/max(plane, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			d, s := dst[p*plane:(p+1)*plane], src[p*plane:(p+1)*plane]
+			wp, np := wide[p*plane:(p+1)*plane], narrow[p*plane:(p+1)*plane]
 			for y := 0; y < h; y++ {
 				for i := 0; i < r; i++ {
-					row := d[(y*r+i)*w*r : (y*r+i+1)*w*r]
-					if r == 2 {
-						s0 := s[((i*2)*h+y)*w : ((i*2)*h+y+1)*w]
-						s1 := s[((i*2+1)*h+y)*w : ((i*2+1)*h+y+1)*w]
-						row = row[:2*len(s0)]
-						for x := range s0 {
-							row[2*x] = s0[x]
-							row[2*x+1] = s1[x]
+					row := wp[(y*r+i)*w*r : (y*r+i+1)*w*r]
+					if r == 2 { // both columns of a row in one pass
+						n0 := np[((i*2)*h+y)*w : ((i*2)*h+y+1)*w]
+						n1 := np[((i*2+1)*h+y)*w : ((i*2+1)*h+y+1)*w]
+						row = row[:2*len(n0)]
+						if toWide {
+							for x := range n0 {
+								row[2*x], row[2*x+1] = n0[x], n1[x]
+							}
+						} else {
+							for x := range n0 {
+								n0[x], n1[x] = row[2*x], row[2*x+1]
+							}
 						}
 						continue
 					}
 					for j := 0; j < r; j++ {
-						sr := s[((i*r+j)*h+y)*w : ((i*r+j)*h+y+1)*w]
-						for x, v := range sr {
-							row[x*r+j] = v
-						}
-					}
-				}
-			}
-		}
-	})
-}
-
-// unshuffle is the inverse of shuffle: src (planes, h·r, w·r) into dst
-// (planes·r², h, w).
-func unshuffle(dst, src []float32, planes, r, h, w int) {
-	plane := h * w * r * r
-	parallelFor(planes, max(1, 65536/max(plane, 1)), func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			d, s := dst[p*plane:(p+1)*plane], src[p*plane:(p+1)*plane]
-			for y := 0; y < h; y++ {
-				for i := 0; i < r; i++ {
-					row := s[(y*r+i)*w*r : (y*r+i+1)*w*r]
-					if r == 2 {
-						d0 := d[((i*2)*h+y)*w : ((i*2)*h+y+1)*w]
-						d1 := d[((i*2+1)*h+y)*w : ((i*2+1)*h+y+1)*w]
-						row = row[:2*len(d0)]
-						for x := range d0 {
-							d0[x] = row[2*x]
-							d1[x] = row[2*x+1]
-						}
-						continue
-					}
-					for j := 0; j < r; j++ {
-						dr := d[((i*r+j)*h+y)*w : ((i*r+j)*h+y+1)*w]
-						for x := range dr {
-							dr[x] = row[x*r+j]
+						nr := np[((i*r+j)*h+y)*w : ((i*r+j)*h+y+1)*w]
+						if toWide {
+							for x, v := range nr {
+								row[x*r+j] = v
+							}
+						} else {
+							for x := range nr {
+								nr[x] = row[x*r+j]
+							}
 						}
 					}
 				}
