@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // ConvParams describes a 2-D convolution (cross-correlation, as PyTorch's
@@ -100,15 +101,23 @@ type convView struct {
 }
 
 // viewCache keeps the views of the convolutions seen so far (they are
-// read-only once built), so steady-state training builds none.
-var viewCache sync.Map // ConvParams → *convView
+// read-only once built), so steady-state training builds none. It stops
+// growing at maxCachedViews shapes.
+var (
+	viewCache  sync.Map // ConvParams → *convView
+	viewCached atomic.Int32
+)
+
+const maxCachedViews = 4096
 
 func newConvView(p ConvParams) *convView {
 	if v, ok := viewCache.Load(p); ok {
 		return v.(*convView)
 	}
 	v := buildConvView(p)
-	viewCache.Store(p, v)
+	if viewCached.Add(1) <= maxCachedViews {
+		viewCache.Store(p, v)
+	}
 	return v
 }
 
