@@ -29,8 +29,13 @@ func BenchmarkSgemmTune(b *testing.B) {
 }
 
 func init() {
-	// FOVEA_KC and FOVEA_NC override the active kernel's block sizes in
-	// benchmarks.
+	// FOVEA_KERNEL picks the kernel path, and FOVEA_KC and FOVEA_NC
+	// override its block sizes, in benchmarks.
+	if v := os.Getenv("FOVEA_KERNEL"); v != "" {
+		if err := UseKernel(v); err != nil {
+			panic(err)
+		}
+	}
 	var kc, nc int
 	if v := os.Getenv("FOVEA_KC"); v != "" {
 		fmt.Sscan(v, &kc)
