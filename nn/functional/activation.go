@@ -47,13 +47,14 @@ func Heaviside(x *tensor.Tensor, atZero float32, grad StepGrad) *tensor.Tensor {
 	var bwd func(gx, g, x, y, tmp []float32)
 	switch grad {
 	case StepZero:
-		bwd = func(gx, g, x, y, _ []float32) {} // gx is already zero
+		bwd = func(gx, g, x, y, _ []float32) { clear(gx) }
 	case StepStraightThrough:
 		bwd = func(gx, g, x, y, _ []float32) { copy(gx, g) }
 	case StepClippedStraightThrough:
 		bwd = func(gx, g, x, y, _ []float32) {
 			g, x = g[:len(gx)], x[:len(gx)]
 			for i, v := range x {
+				gx[i] = 0
 				if v >= -1 && v <= 1 {
 					gx[i] = g[i]
 				}
@@ -174,7 +175,7 @@ func PReLU(x, weight *tensor.Tensor) *tensor.Tensor {
 		inner = tensor.Numel(shape[2:])
 	}
 	xd, wd := x.Data(), weight.Data()
-	out := tensor.Zeros(shape...)
+	out := tensor.Empty(shape...)
 	yd := out.Data()
 	// Blocks of inner elements share one slope: block b has slope wd[b%channels].
 	blocks := len(xd) / max(inner, 1)
@@ -189,7 +190,7 @@ func PReLU(x, weight *tensor.Tensor) *tensor.Tensor {
 		gd := g.Data()
 		var gx, gw *tensor.Tensor
 		if x.RequiresGrad() {
-			gx = tensor.Zeros(shape...)
+			gx = tensor.Empty(shape...)
 			gxd := gx.Data()
 			parallelFor(blocks, grain, func(lo, hi int) {
 				for b := lo; b < hi; b++ {

@@ -76,7 +76,7 @@ func gated(op string, x *tensor.Tensor, axis int, act func(v, b []float32), grad
 	outer := tensor.Numel(shape[:ax])
 	half := outShape[ax] * tensor.Numel(shape[ax+1:]) // elements of one half per outer index
 	xd := x.Data()
-	out := tensor.Zeros(outShape...)
+	out := tensor.Empty(outShape...) // every output element and, in the backward pass, every gx element is written
 	yd := out.Data()
 	// Output element i = o·half + j reads a = x[2o·half + j] and
 	// b = x[(2o+1)·half + j]: a run of n consecutive j within one o is
@@ -97,7 +97,7 @@ func gated(op string, x *tensor.Tensor, axis int, act func(v, b []float32), grad
 		mulInto(y, xd[ia:ia+n])
 	})
 	return tensor.Record(op, out, func(g *tensor.Tensor) []*tensor.Tensor {
-		gx := tensor.Zeros(shape...)
+		gx := tensor.Empty(shape...)
 		gd, gxd := g.Data(), gx.Data()
 		runs(func(i, ia, ib, n int) {
 			ga, gb, a, gs := gxd[ia:ia+n], gxd[ib:ib+n], xd[ia:ia+n], gd[i:i+n]

@@ -201,7 +201,7 @@ func nearest2d(x *tensor.Tensor, ih, iw []int) *tensor.Tensor {
 	shape := x.Shape()
 	planes, h, w := shape[0]*shape[1], shape[2], shape[3]
 	oh, ow := len(ih), len(iw)
-	out := tensor.Zeros(shape[0], shape[1], oh, ow)
+	out := tensor.Empty(shape[0], shape[1], oh, ow) // every pixel is written
 	xd, yd := x.Data(), out.Data()
 	parallelFor(planes, planeGrain(oh*ow), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
@@ -305,7 +305,7 @@ func bilinear2d(x *tensor.Tensor, th, tw []linearTap) *tensor.Tensor {
 	shape := x.Shape()
 	planes, h, w := shape[0]*shape[1], shape[2], shape[3]
 	oh, ow := len(th), len(tw)
-	out := tensor.Zeros(shape[0], shape[1], oh, ow)
+	out := tensor.Empty(shape[0], shape[1], oh, ow) // every pixel is written
 	xd, yd := x.Data(), out.Data()
 	parallelFor(planes, planeGrain(oh*ow), func(lo, hi int) {
 		// The input rows interpolated along W, each once per plane.
@@ -428,7 +428,7 @@ func bicubic2d(x *tensor.Tensor, th, tw []cubicTap) *tensor.Tensor {
 	shape := x.Shape()
 	planes, h, w := shape[0]*shape[1], shape[2], shape[3]
 	oh, ow := len(th), len(tw)
-	out := tensor.Zeros(shape[0], shape[1], oh, ow)
+	out := tensor.Empty(shape[0], shape[1], oh, ow) // every pixel is written
 	xd, yd := x.Data(), out.Data()
 	parallelFor(planes, planeGrain(16*oh*ow), func(lo, hi int) {
 		// Input rows interpolated along W, cached in four slots: the source

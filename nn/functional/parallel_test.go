@@ -30,14 +30,31 @@ func TestParallelMatchesSerial(t *testing.T) {
 		"avgpool": func(x *tensor.Tensor) *tensor.Tensor {
 			return functional.AvgPool2d(x, functional.AvgPool2dOptions{Kernel: [2]int{2, 3}, CeilMode: true})
 		},
-		"adaptive": func(x *tensor.Tensor) *tensor.Tensor { return functional.AdaptiveAvgPool2d(x, 5, 4) },
-		"gelu":     func(x *tensor.Tensor) *tensor.Tensor { return functional.GELU(x, functional.GELUExact) },
-		"relu":     functional.ReLU,
+		"adaptive":  func(x *tensor.Tensor) *tensor.Tensor { return functional.AdaptiveAvgPool2d(x, 5, 4) },
+		"gelu":      func(x *tensor.Tensor) *tensor.Tensor { return functional.GELU(x, functional.GELUExact) },
+		"gelu_tanh": func(x *tensor.Tensor) *tensor.Tensor { return functional.GELU(x, functional.GELUTanh) },
+		"relu":      functional.ReLU,
+		"sigmoid":   functional.Sigmoid,
+		"tanh":      functional.Tanh,
+		"silu":      functional.SiLU,
+		"swish":     func(x *tensor.Tensor) *tensor.Tensor { return functional.Swish(x, 1.5) },
+		"mish":      functional.Mish,
+		"elu":       func(x *tensor.Tensor) *tensor.Tensor { return functional.ELU(x, 1.2) },
+		"softplus":  func(x *tensor.Tensor) *tensor.Tensor { return functional.Softplus(x, 2, 3) },
+		"hardswish": functional.HardSwish,
+		"prelu":     func(x *tensor.Tensor) *tensor.Tensor { return functional.PReLU(x, tensor.Full(0.25, 1)) },
+		"step": func(x *tensor.Tensor) *tensor.Tensor {
+			return functional.Heaviside(x, 0.5, functional.StepClippedStraightThrough)
+		},
 	}
 	for name, f := range ops {
 		x := genValues([]int{n, c, h, w}, -2, 2, 3).SetRequiresGrad(true)
+		// Results taken from tensor.Empty must be written in full.
+		poison(x.Size())
+		poison(f(x).Size())
 		y := f(x)
 		gy := genValues(y.Shape(), -1, 1, 4)
+		poison(x.Size())
 		y.BackwardWith(gy)
 		oh, ow := y.Shape()[2], y.Shape()[3]
 		for p := 0; p < n*c; p++ {
@@ -56,6 +73,7 @@ func TestParallelMatchesSerial(t *testing.T) {
 
 func TestPixelShuffleLarge(t *testing.T) {
 	x := genValues([]int{2, 64, 9, 7}, -1, 1, 5)
+	poison(x.Size())
 	y := functional.PixelShuffle(x, 2)
 	for _, idx := range [][4]int{{0, 0, 0, 0}, {1, 15, 17, 13}, {1, 3, 8, 5}, {0, 9, 3, 12}} {
 		b, c, hh, ww := idx[0], idx[1], idx[2], idx[3]
@@ -64,6 +82,7 @@ func TestPixelShuffleLarge(t *testing.T) {
 			t.Errorf("PixelShuffle%v = %v, want %v", idx, got, want)
 		}
 	}
+	poison(x.Size())
 	if !equal(functional.PixelUnshuffle(y, 2).Data(), x.Data()) {
 		t.Error("PixelUnshuffle(PixelShuffle(x)) != x")
 	}

@@ -22,11 +22,11 @@ func PixelShuffle(x *tensor.Tensor, r int) *tensor.Tensor {
 	}
 	outShape := append([]int(nil), shape[:nd-3]...)
 	outShape = append(outShape, c/(r*r), h*r, w*r)
-	out := tensor.Zeros(outShape...)
+	out := tensor.Empty(outShape...) // a permutation: every element is written
 	planes := tensor.Numel(shape[:nd-3]) * (c / (r * r))
 	shuffle(out.Data(), x.Data(), planes, r, h, w, true)
 	return tensor.Record("PixelShuffle", out, func(g *tensor.Tensor) []*tensor.Tensor {
-		gx := tensor.Zeros(shape...)
+		gx := tensor.Empty(shape...)
 		shuffle(g.Data(), gx.Data(), planes, r, h, w, false)
 		return []*tensor.Tensor{gx}
 	}, x)
@@ -48,11 +48,11 @@ func PixelUnshuffle(x *tensor.Tensor, r int) *tensor.Tensor {
 	h, w := hr/r, wr/r
 	outShape := append([]int(nil), shape[:nd-3]...)
 	outShape = append(outShape, c*r*r, h, w)
-	out := tensor.Zeros(outShape...)
+	out := tensor.Empty(outShape...) // a permutation: every element is written
 	planes := tensor.Numel(shape[:nd-3]) * c
 	shuffle(x.Data(), out.Data(), planes, r, h, w, false)
 	return tensor.Record("PixelUnshuffle", out, func(g *tensor.Tensor) []*tensor.Tensor {
-		gx := tensor.Zeros(shape...)
+		gx := tensor.Empty(shape...)
 		shuffle(gx.Data(), g.Data(), planes, r, h, w, true)
 		return []*tensor.Tensor{gx}
 	}, x)

@@ -43,17 +43,18 @@ func eachBlock(n int, scratch bool, fn func(lo, hi int, tmp []float32)) {
 
 // pointwise computes a one-input elementwise function. fwd writes y = f(x)
 // for a block; bwd writes gx = g · f'(x) for a block, given x, y = f(x) and
-// tmp, a scratch slice as long as gx. A nil bwd makes the operation
+// tmp, a scratch slice as long as gx. Both must write every element: y and
+// gx start with undefined values (tensor.Empty). A nil bwd makes the operation
 // non-differentiable (no graph is recorded).
 func pointwise(op string, x *tensor.Tensor, fwd func(y, x []float32), bwd func(gx, g, x, y, tmp []float32)) *tensor.Tensor {
-	out := tensor.Zeros(x.Shape()...)
+	out := tensor.Empty(x.Shape()...) // fwd writes every element
 	xd, yd := x.Data(), out.Data()
 	eachBlock(len(xd), false, func(lo, hi int, _ []float32) { fwd(yd[lo:hi], xd[lo:hi]) })
 	if bwd == nil {
 		return out
 	}
 	return tensor.Record(op, out, func(g *tensor.Tensor) []*tensor.Tensor {
-		gx := tensor.Zeros(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...) // and so does bwd
 		gd, gxd := g.Data(), gx.Data()
 		eachBlock(len(xd), true, func(lo, hi int, tmp []float32) {
 			bwd(gxd[lo:hi], gd[lo:hi], xd[lo:hi], yd[lo:hi], tmp)
