@@ -1,31 +1,13 @@
 package nn
 
-// Reduction kernels of the normalisation layers. Each keeps four
-// independent float64 accumulators, so that the loop is not bound by the
-// latency of one chain of additions, and sums float32 data in float64.
+import "github.com/fovea-ml/fovea/internal/cpu"
 
-// sumSq returns Σa and Σa² of a.
-func sumSq(a []float32) (s, ss float64) {
-	var s0, s1, s2, s3, q0, q1, q2, q3 float64
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		v0, v1, v2, v3 := float64(a[i]), float64(a[i+1]), float64(a[i+2]), float64(a[i+3])
-		s0 += v0
-		s1 += v1
-		s2 += v2
-		s3 += v3
-		q0 += v0 * v0
-		q1 += v1 * v1
-		q2 += v2 * v2
-		q3 += v3 * v3
-	}
-	for ; i < len(a); i++ {
-		v := float64(a[i])
-		s0 += v
-		q0 += v * v
-	}
-	return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
-}
+// Reduction kernels of the normalisation layers. They sum float32 data in
+// float64; the ones written here keep four independent accumulators, so
+// that the loop is not bound by the latency of one chain of additions.
+
+// sumSq returns Σa and Σa² of a (internal/cpu's vectorised kernel).
+func sumSq(a []float32) (s, ss float64) { return cpu.SumSq(a) }
 
 // centredSq returns Σ(a − m)².
 func centredSq(a []float32, m float64) float64 {
@@ -45,28 +27,8 @@ func centredSq(a []float32, m float64) float64 {
 	return (q0 + q1) + (q2 + q3)
 }
 
-// sumDot returns Σg and Σg·h.
-func sumDot(g, h []float32) (s, d float64) {
-	h = h[:len(g)]
-	var s0, s1, s2, s3, d0, d1, d2, d3 float64
-	i := 0
-	for ; i+4 <= len(g); i += 4 {
-		g0, g1, g2, g3 := float64(g[i]), float64(g[i+1]), float64(g[i+2]), float64(g[i+3])
-		s0 += g0
-		s1 += g1
-		s2 += g2
-		s3 += g3
-		d0 += g0 * float64(h[i])
-		d1 += g1 * float64(h[i+1])
-		d2 += g2 * float64(h[i+2])
-		d3 += g3 * float64(h[i+3])
-	}
-	for ; i < len(g); i++ {
-		s0 += float64(g[i])
-		d0 += float64(g[i]) * float64(h[i])
-	}
-	return (s0 + s1) + (s2 + s3), (d0 + d1) + (d2 + d3)
-}
+// sumDot returns Σg and Σg·h (internal/cpu's vectorised kernel).
+func sumDot(g, h []float32) (s, d float64) { return cpu.SumDot(g, h) }
 
 // sumDotW returns Σg·w and Σg·w·h.
 func sumDotW(g, w, h []float32) (s, d float64) {

@@ -104,7 +104,7 @@ func rowNorm(op string, x, w, b *tensor.Tensor, d, every int, eps float64) *tens
 	xd := x.Data()
 	mean := make([]float64, rows)
 	invstd := make([]float64, rows)
-	y := tensor.Zeros(x.Shape()...)
+	y := tensor.Empty(x.Shape()...) // every element is written below
 	yd := y.Data()
 	var wd, bd []float32
 	np := 1
@@ -146,9 +146,7 @@ func rowNorm(op string, x, w, b *tensor.Tensor, d, every int, eps float64) *tens
 			}
 			for j0 := 0; j0 < d; j0 += every {
 				sc, sh := affine(r*d + j0)
-				for j := j0; j < j0+every; j++ {
-					yr[j] = float32((float64(row[j])-mu)*is)*sc + sh
-				}
+				cpu.NormAffine(yr[j0:j0+every], row[j0:j0+every], mu, is, sc, sh)
 			}
 		}
 	})
@@ -159,7 +157,7 @@ func rowNorm(op string, x, w, b *tensor.Tensor, d, every int, eps float64) *tens
 		var gx, gw, gb *tensor.Tensor
 		var gxd []float32
 		if needX {
-			gx = tensor.Zeros(x.Shape()...)
+			gx = tensor.Empty(x.Shape()...) // every element is written below
 			gxd = gx.Data()
 		}
 		var parts partials
@@ -191,9 +189,7 @@ func rowNorm(op string, x, w, b *tensor.Tensor, d, every int, eps float64) *tens
 								out[j] = float32(is*float64(gv)*float64(wd[j]) - a*float64(xr[j]) + c)
 							}
 						} else {
-							for j, gv := range gr {
-								out[j] = float32(is*float64(gv) - a*float64(xr[j]) + c)
-							}
+							cpu.NormGrad(out, gr, xr, is, a, c)
 						}
 					}
 					if pw != nil {
@@ -225,10 +221,7 @@ func rowNorm(op string, x, w, b *tensor.Tensor, d, every int, eps float64) *tens
 					out := gxd[r*d : (r+1)*d]
 					for j0 := 0; j0 < d; j0 += every {
 						sc, _ := affine(r*d + j0)
-						k := is * float64(sc)
-						for j := j0; j < j0+every; j++ {
-							out[j] = float32(k*float64(gr[j]) - a*float64(xr[j]) + c)
-						}
+						cpu.NormGrad(out[j0:j0+every], gr[j0:j0+every], xr[j0:j0+every], is*float64(sc), a, c)
 					}
 				}
 			}
@@ -600,7 +593,7 @@ func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats b
 	}
 	cnt := float64(nb * p)
 	xd := x.Data()
-	y := tensor.Zeros(x.Shape()...)
+	y := tensor.Empty(x.Shape()...) // every element is written below
 	yd := y.Data()
 	var wd, bd []float32
 	if w != nil {
@@ -618,13 +611,9 @@ func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats b
 			if bd != nil {
 				shift = bd[ch]
 			}
-			mu, is := mean[ch], invstd[ch]
 			for n := 0; n < nb; n++ {
 				off := (n*c + ch) * p
-				yo := yd[off : off+p]
-				for j, v := range xd[off : off+p] {
-					yo[j] = float32((float64(v)-mu)*is)*scale + shift
-				}
+				cpu.NormAffine(yd[off:off+p], xd[off:off+p], mean[ch], invstd[ch], scale, shift)
 			}
 		}
 	})
@@ -632,7 +621,7 @@ func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats b
 		gd := g.Data()
 		var gx *tensor.Tensor
 		if x.RequiresGrad() {
-			gx = tensor.Zeros(x.Shape()...)
+			gx = tensor.Empty(x.Shape()...) // every element is written below
 		}
 		sumG, sumGX := make([]float64, c), make([]float64, c)
 		cpu.Parallel(c, func(lo, hi int) {
@@ -665,10 +654,7 @@ func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats b
 				gxd := gx.Data()
 				for n := 0; n < nb; n++ {
 					off := (n*c + ch) * p
-					xr, out := xd[off:off+p], gxd[off:off+p]
-					for j, v := range gd[off : off+p] {
-						out[j] = float32(k*float64(v) - a*float64(xr[j]) + cc)
-					}
+					cpu.NormGrad(gxd[off:off+p], gd[off:off+p], xd[off:off+p], k, a, cc)
 				}
 			}
 		})
