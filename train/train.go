@@ -129,6 +129,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			lossMeter.AddWeighted(st.LossMean, float64(st.LossN))
 		}
 		bi := 0
+		resumedAt := st.Batch // batches of this epoch trained before a resume
 		interrupted := false
 		for b, err := range loader.Epoch(ep) {
 			if err != nil {
@@ -184,7 +185,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		rec := EpochRecord{
 			Epoch: ep + 1, Loss: lossMeter.Value(), LR: sched.lr((ep+1)*stepsPerEpoch - 1),
 			AAcc: sc.AAcc, MAcc: sc.MAcc, MIoU: sc.MIoU, FWIoU: sc.FWIoU, IoU: sc.IoU,
-			TrainSeconds: trainSec, Elapsed: st.Elapsed, ImagesPerSec: float64(bi*cfg.Batch) / trainSec,
+			TrainSeconds: trainSec, Elapsed: st.Elapsed, ImagesPerSec: float64((bi-resumedAt)*cfg.Batch) / trainSec,
 		}
 		st.History = append(st.History, rec)
 		fmt.Fprintf(opt.Log, "epoch %d: loss %.4f  val PA %.4f  MPA %.4f  MIoU %.4f  FWIoU %.4f  (%.1fs, %.1f img/s)\n",
