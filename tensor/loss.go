@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"math"
+
+	"github.com/fovea-ml/fovea/internal/cpu"
 )
 
 // Reduction says how a loss combines its per-element values.
@@ -99,54 +101,82 @@ func nllCore(op string, logp, target *Tensor, opt CrossEntropyOptions) *Tensor {
 	}
 	eps := float64(opt.LabelSmoothing)
 	m := n * inner
-	cls := make([]int, m) // -1 for ignored
-	nll := make([]float64, m)
-	smooth := make([]float64, m)
-	var wsum float64
-	valid := 0
-	for i := 0; i < n; i++ {
-		for j := 0; j < inner; j++ {
-			e := i*inner + j
-			tv := target.data[e]
-			if int(tv) == ignore && float32(int(tv)) == tv {
-				cls[e] = -1
-				continue
-			}
-			y := int(tv)
-			if float32(y) != tv || y < 0 || y >= c {
-				panic(fmt.Sprintf("%s: target %v at element %d is not a class in [0,%d) nor the ignore index %d", op, tv, e, c, ignore))
-			}
-			cls[e] = y
-			base := i*c*inner + j
-			nll[e] = -w(y) * float64(logp.data[base+y*inner])
-			wsum += w(y)
-			valid++
-			if eps != 0 {
-				var s float64
-				for k := 0; k < c; k++ {
-					s -= w(k) * float64(logp.data[base+k*inner])
+	none := opt.Reduction == ReduceNone
+	if !none && opt.Reduction != ReduceSum && opt.Reduction != ReduceMean {
+		panic(fmt.Sprintf("%s: unknown reduction %d", op, opt.Reduction))
+	}
+	// Elements are taken in fixed blocks of lossBlock, in parallel; each
+	// block keeps its own sums, added up in block order afterwards, so the
+	// result does not depend on the number of threads.
+	cls := make([]int32, m) // the target class, -1 for ignored
+	var nll, smooth []float64
+	if none {
+		nll, smooth = make([]float64, m), make([]float64, m)
+	}
+	blocks := (m + lossBlock - 1) / lossBlock
+	type partial struct {
+		a, b, wsum float64
+		valid      int
+		bad        int // first element with an invalid target, or -1
+	}
+	parts := make([]partial, blocks)
+	cpu.Parallel(blocks, func(lo, hi int) {
+		for blk := lo; blk < hi; blk++ {
+			pt := partial{bad: -1}
+			for e := blk * lossBlock; e < min(m, (blk+1)*lossBlock); e++ {
+				tv := target.data[e]
+				if int(tv) == ignore && float32(int(tv)) == tv {
+					cls[e] = -1
+					continue
 				}
-				smooth[e] = s
+				y := int(tv)
+				if float32(y) != tv || y < 0 || y >= c {
+					pt.bad = e
+					break
+				}
+				cls[e] = int32(y)
+				base := e/inner*c*inner + e%inner
+				l := -w(y) * float64(logp.data[base+y*inner])
+				pt.wsum += w(y)
+				pt.valid++
+				var sm float64
+				if eps != 0 {
+					for k := 0; k < c; k++ {
+						sm -= w(k) * float64(logp.data[base+k*inner])
+					}
+				}
+				if none {
+					nll[e], smooth[e] = l, sm
+				} else {
+					pt.a += l
+					pt.b += sm
+				}
 			}
+			parts[blk] = pt
 		}
+	})
+	var a, b, wsum float64
+	valid := 0
+	for _, pt := range parts {
+		if pt.bad >= 0 {
+			panic(fmt.Sprintf("%s: target %v at element %d is not a class in [0,%d) nor the ignore index %d", op, target.data[pt.bad], pt.bad, c, ignore))
+		}
+		a += pt.a
+		b += pt.b
+		wsum += pt.wsum
+		valid += pt.valid
 	}
 	// Scales applied to the nll and smoothing parts of each element.
 	nllScale, smoothScale := 1-eps, eps/float64(c)
 	var out *Tensor
-	switch opt.Reduction {
-	case ReduceNone:
+	if none {
 		out = Zeros(outShape...)
-		for e := range cls {
-			if cls[e] >= 0 {
+		for e, y := range cls {
+			if y >= 0 {
 				out.data[e] = float32(nllScale*nll[e] + smoothScale*smooth[e])
 			}
 		}
-	case ReduceSum, ReduceMean:
-		var a, b float64
-		for e := range cls {
-			a += nll[e]
-			b += smooth[e]
-		}
+	} else {
 		if opt.Reduction == ReduceMean {
 			nllScale /= wsum
 			if opt.Weight != nil {
@@ -156,23 +186,20 @@ func nllCore(op string, logp, target *Tensor, opt CrossEntropyOptions) *Tensor {
 			}
 		}
 		out = Scalar(float32(nllScale*a + smoothScale*b))
-	default:
-		panic(fmt.Sprintf("%s: unknown reduction %d", op, opt.Reduction))
 	}
 	return Record(op[len("tensor."):], out, func(g *Tensor) []*Tensor {
 		r := Zeros(logp.shape...)
-		for i := 0; i < n; i++ {
-			for j := 0; j < inner; j++ {
-				e := i*inner + j
-				y := cls[e]
+		cpu.Parallel(blocks, func(lo, hi int) {
+			for e := lo * lossBlock; e < min(m, hi*lossBlock); e++ {
+				y := int(cls[e])
 				if y < 0 {
 					continue
 				}
 				gv := float64(g.data[0])
-				if opt.Reduction == ReduceNone {
+				if none {
 					gv = float64(g.data[e])
 				}
-				base := i*c*inner + j
+				base := e/inner*c*inner + e%inner
 				r.data[base+y*inner] -= float32(gv * nllScale * w(y))
 				if eps != 0 {
 					for k := 0; k < c; k++ {
@@ -180,10 +207,13 @@ func nllCore(op string, logp, target *Tensor, opt CrossEntropyOptions) *Tensor {
 					}
 				}
 			}
-		}
+		})
 		return []*Tensor{r, nil}
 	}, logp, target)
 }
+
+// lossBlock is the number of elements per block of the class losses.
+const lossBlock = 8192
 
 // reduce combines per-element losses l as r says.
 func reduce(l *Tensor, r Reduction) *Tensor {

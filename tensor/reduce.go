@@ -258,9 +258,10 @@ func LogSoftmax(t *Tensor, axis int) *Tensor {
 }
 
 // softmaxKernel writes softmax (or log-softmax) of x along axis into y.
-// With inner > 1 (a class axis before spatial ones) it works plane by plane,
-// so the exponentials run through the vectorised cpu.Exp; blocks along the
-// outer dimensions run in parallel.
+// With inner > 1 (a class axis before spatial ones) it works on blocks of
+// softmaxBlock positions across all classes, so that the exponentials run
+// through the vectorised cpu.Exp and the block's rows stay in the L1
+// cache; the blocks run in parallel.
 func softmaxKernel(x, y []float32, shape []int, ax int, logOut bool) {
 	outer, inner := outerInner(shape, ax)
 	n := shape[ax]
@@ -272,15 +273,18 @@ func softmaxKernel(x, y []float32, shape []int, ax int, logOut bool) {
 		})
 		return
 	}
-	cpu.ParallelGrain(outer, max(1, elementGrain/(n*inner)), func(lo, hi int) {
-		m := make([]float32, inner)
-		s := make([]float64, inner) // sums in float64, as the row path
-		e := make([]float32, inner)
-		for o := lo; o < hi; o++ {
-			xb, yb := x[o*n*inner:(o+1)*n*inner], y[o*n*inner:(o+1)*n*inner]
-			copy(m, xb[:inner])
+	blocks := (inner + softmaxBlock - 1) / softmaxBlock
+	cpu.ParallelGrain(outer*blocks, max(1, elementGrain/(n*softmaxBlock)), func(lo, hi int) {
+		var m, e [softmaxBlock]float32
+		var s [softmaxBlock]float64 // sums in float64, as the row path
+		for t := lo; t < hi; t++ {
+			o, i0 := t/blocks, t%blocks*softmaxBlock
+			w := min(softmaxBlock, inner-i0)
+			base := o*n*inner + i0
+			m, e, s := m[:w], e[:w], s[:w]
+			copy(m, x[base:base+w])
 			for k := 1; k < n; k++ {
-				for i, v := range xb[k*inner : (k+1)*inner] {
+				for i, v := range x[base+k*inner : base+k*inner+w] {
 					if v > m[i] {
 						m[i] = v
 					}
@@ -293,7 +297,7 @@ func softmaxKernel(x, y []float32, shape []int, ax int, logOut bool) {
 			}
 			clear(s)
 			for k := 0; k < n; k++ {
-				xs, ys := xb[k*inner:(k+1)*inner], yb[k*inner:(k+1)*inner]
+				xs, ys := x[base+k*inner:base+k*inner+w], y[base+k*inner:base+k*inner+w]
 				for i, v := range xs {
 					ys[i] = v - m[i]
 				}
@@ -314,7 +318,7 @@ func softmaxKernel(x, y []float32, shape []int, ax int, logOut bool) {
 				}
 			}
 			for k := 0; k < n; k++ {
-				ys := yb[k*inner : (k+1)*inner]
+				ys := y[base+k*inner : base+k*inner+w]
 				for i := range ys {
 					if logOut {
 						ys[i] -= e[i]
@@ -326,6 +330,10 @@ func softmaxKernel(x, y []float32, shape []int, ax int, logOut bool) {
 		}
 	})
 }
+
+// softmaxBlock is the number of positions softmaxKernel handles at once
+// along a strided class axis.
+const softmaxBlock = 512
 
 // softmaxRow writes softmax (or log-softmax) of one contiguous row x into y.
 func softmaxRow(x, y []float32, logOut bool) {

@@ -1,6 +1,7 @@
 package gcn
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"syscall"
 	"testing"
@@ -115,4 +116,106 @@ func BenchmarkForwardInference(b *testing.B) {
 		m.Forward(x)
 	}
 	report(b, cpu0)
+}
+
+// convCall is one convolution of the model's forward pass and its input
+// shape.
+type convCall struct {
+	name string
+	conv *nn.Conv2d
+	in   []int
+}
+
+// convCalls lists the convolutions of m's forward pass on (n, 3, h, w)
+// images, in order (the bilinear decoder has none of its own).
+func convCalls(m *Model, n, h, w int) []convCall {
+	var calls []convCall
+	add := func(name string, c *nn.Conv2d, ch, hh, ww int) {
+		calls = append(calls, convCall{name, c, []int{n, ch, hh, ww}})
+	}
+	r := m.Backbone
+	add("stem", r.Conv1, 3, h, w)
+	ch, hh, ww := r.Conv1.Weight.SizeOf(0), h/4, w/4
+	var res [4][2]int
+	for s, stage := range [][]nn.Module{r.Layer1, r.Layer2, r.Layer3, r.Layer4} {
+		for j, mod := range stage {
+			b, ok := mod.(*BasicBlock)
+			if !ok {
+				continue // bottleneck layouts are not listed
+			}
+			out, stride := b.Conv1.Weight.SizeOf(0), max(b.Conv1.Stride[0], 1)
+			name := fmt.Sprintf("layer%d.%d", s+1, j)
+			add(name+".conv1", b.Conv1, ch, hh, ww)
+			if len(b.Downsample) > 0 {
+				add(name+".downsample", b.Downsample[0].(*nn.Conv2d), ch, hh, ww)
+			}
+			ch, hh, ww = out, hh/stride, ww/stride
+			add(name+".conv2", b.Conv2, ch, hh, ww)
+		}
+		res[s] = [2]int{hh, ww}
+		nc := m.Config.NumClasses
+		g := m.GCN[s]
+		name := fmt.Sprintf("gcn.%d", s)
+		add(name+".left1", g.Left1, ch, hh, ww)
+		add(name+".left2", g.Left2, nc, hh, ww)
+		add(name+".right1", g.Right1, ch, hh, ww)
+		add(name+".right2", g.Right2, nc, hh, ww)
+	}
+	nc := m.Config.NumClasses
+	br := func(name string, b *BoundaryRefinement, hh, ww int) {
+		if b != nil {
+			add(name+".conv1", b.Conv1, nc, hh, ww)
+			add(name+".conv2", b.Conv2, nc, hh, ww)
+		}
+	}
+	for s := range 4 {
+		br(fmt.Sprintf("br_score.%d", s), m.BRScore[s], res[s][0], res[s][1])
+	}
+	for i, s := range []int{2, 1, 0} {
+		br(fmt.Sprintf("br_merge.%d", i), m.BRMerge[i], res[s][0], res[s][1])
+	}
+	br("br_final.0", m.BRFinal[0], 2*res[0][0], 2*res[0][1])
+	br("br_final.1", m.BRFinal[1], 4*res[0][0], 4*res[0][1])
+	return calls
+}
+
+// BenchmarkConvLayers times every convolution of the default model at the
+// training batch, forward alone and forward + backward (into the weights,
+// and into the input except for the stem, as in training), and reports
+// GFLOP/s, to show where the step's convolution time goes.
+//
+//	go test ./models/gcn -run '^$' -bench ConvLayers -benchtime 20x
+func BenchmarkConvLayers(b *testing.B) {
+	m, _, _ := benchSetup(b)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, c := range convCalls(m, benchBatch, benchSize, benchSize) {
+		x := tensor.RandNormal(rng, 0, 1, c.in...)
+		y := c.conv.Forward(x)
+		g := tensor.RandNormal(rng, 0, 1, y.Shape()...)
+		w := c.conv.Weight
+		flops := 2 * float64(y.Size()) * float64(w.Size()/w.SizeOf(0))
+		b.Run(c.name+"/fwd", func(b *testing.B) {
+			for b.Loop() {
+				c.conv.Forward(x)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		passes := 3.0
+		if c.name == "stem" {
+			passes = 2
+		} else {
+			x.SetRequiresGrad(true)
+		}
+		b.Run(c.name+"/fwdbwd", func(b *testing.B) {
+			for b.Loop() {
+				c.conv.Forward(x).BackwardWith(g)
+				x.ZeroGrad()
+				w.ZeroGrad()
+				if c.conv.Bias != nil {
+					c.conv.Bias.ZeroGrad()
+				}
+			}
+			b.ReportMetric(passes*flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
 }
