@@ -329,48 +329,54 @@ func GELU(x *tensor.Tensor, approx GELUApprox) *tensor.Tensor {
 	switch approx {
 	case GELUExact:
 		return pointwise("GELU", x, cpu.GELU,
-			func(gx, g, x, _, tmp []float32) {
-				geluGrad(gx, x, tmp)
-				mulInto(gx, g)
-			})
+			func(gx, g, x, _, tmp []float32) { geluGrad(gx, x, g, tmp) })
 	case GELUTanh:
 		return pointwise("GELU", x, cpu.GELUTanh,
-			func(gx, g, x, _, _ []float32) {
-				geluTanhGrad(gx, x)
-				mulInto(gx, g)
-			})
+			func(gx, g, x, _, _ []float32) { geluTanhGrad(gx, x, g) })
 	}
 	panic(fmt.Sprintf("functional.GELU: unknown GELUApprox %d", approx))
 }
 
-// geluGrad sets d = Φ(x) + x·φ(x), the derivative of the exact GELU, as
-// PyTorch computes it: Φ(x) = (1 + erf(x/√2))/2 with cpu.Erf and
+// The derivatives below set d = g·f′(x) for the values x and the output
+// gradient g, taking the product in their last pass over d: a pass of
+// scalar Go costs more than the vector kernels. geluGrad and swishGrad,
+// which the gated functions use too, set d = f′(x) when g is nil.
+
+// geluGrad sets d = g·(Φ(x) + x·φ(x)), with the derivative of the exact
+// GELU as PyTorch computes it: Φ(x) = (1 + erf(x/√2))/2 with cpu.Erf and
 // φ(x) = e^(−x²/2)/√(2π) with cpu.Exp. tmp is scratch as long as d.
-func geluGrad(d, x, tmp []float32) {
+func geluGrad(d, x, g, tmp []float32) {
 	x, tmp = x[:len(d)], tmp[:len(d)]
-	scaleInto(d, x, invSqrt2)
-	cpu.Erf(d, d)
 	for i, v := range x {
+		d[i] = v * invSqrt2
 		tmp[i] = -0.5 * v * v
 	}
+	cpu.Erf(d, d)
 	cpu.Exp(tmp, tmp)
+	if g == nil {
+		for i, v := range x {
+			d[i] = 0.5*(1+d[i]) + v*tmp[i]*invSqrt2Pi
+		}
+		return
+	}
+	g = g[:len(d)]
 	for i, v := range x {
-		d[i] = 0.5*(1+d[i]) + v*tmp[i]*invSqrt2Pi
+		d[i] = g[i] * (0.5*(1+d[i]) + v*tmp[i]*invSqrt2Pi)
 	}
 }
 
-// geluTanhGrad sets d to the derivative of the tanh-approximated GELU,
-// ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²) with
+// geluTanhGrad sets d = g·f′(x) for the tanh-approximated GELU,
+// f′(x) = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²) with
 // t = tanh(√(2/π)(x + 0.044715x³)) from cpu.Tanh.
-func geluTanhGrad(d, x []float32) {
-	x = x[:len(d)]
+func geluTanhGrad(d, x, g []float32) {
+	x, g = x[:len(d)], g[:len(d)]
 	for i, v := range x {
 		d[i] = sqrt2OverPi * (v + geluKappa*v*v*v)
 	}
 	cpu.Tanh(d, d)
 	for i, v := range x {
 		t := d[i]
-		d[i] = 0.5*(1+t) + 0.5*v*(1-t*t)*sqrt2OverPi*(1+3*geluKappa*v*v)
+		d[i] = g[i] * (0.5*(1+t) + 0.5*v*(1-t*t)*sqrt2OverPi*(1+3*geluKappa*v*v))
 	}
 }
 
@@ -391,15 +397,12 @@ func swish(op string, x *tensor.Tensor, beta float32) *tensor.Tensor {
 		}
 	}
 	return pointwise(op, x, fwd,
-		func(gx, g, x, _, _ []float32) {
-			swishGrad(gx, x, beta)
-			mulInto(gx, g)
-		})
+		func(gx, g, x, _, _ []float32) { swishGrad(gx, x, g, beta) })
 }
 
-// swishGrad sets d to the derivative of x·σ(βx),
-// σ(βx)·(1 + βx·(1 − σ(βx))), with σ from cpu.Sigmoid.
-func swishGrad(d, x []float32, beta float32) {
+// swishGrad sets d = g·f′(x) for f(x) = x·σ(βx),
+// f′(x) = σ(βx)·(1 + βx·(1 − σ(βx))), with σ from cpu.Sigmoid.
+func swishGrad(d, x, g []float32, beta float32) {
 	x = x[:len(d)]
 	if beta == 1 {
 		cpu.Sigmoid(d, x)
@@ -407,9 +410,17 @@ func swishGrad(d, x []float32, beta float32) {
 		scaleInto(d, x, beta)
 		cpu.Sigmoid(d, d)
 	}
+	if g == nil {
+		for i, v := range x {
+			s := d[i]
+			d[i] = s * (1 + beta*v*(1-s))
+		}
+		return
+	}
+	g = g[:len(d)]
 	for i, v := range x {
 		s := d[i]
-		d[i] = s * (1 + beta*v*(1-s))
+		d[i] = g[i] * (s * (1 + beta*v*(1-s)))
 	}
 }
 

@@ -39,7 +39,7 @@ func ReGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
 // x: (…, 2D, …) → (…, D, …).
 func GeGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
 	return gated("GeGLU", x, axis, cpu.GELU, func(v, d, b []float32) {
-		geluGrad(d, b, v) // v is scratch until it gets gelu(b)
+		geluGrad(d, b, nil, v) // v is scratch until it gets gelu(b)
 		cpu.GELU(v, b)
 	})
 }
@@ -51,7 +51,7 @@ func GeGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
 // x: (…, 2D, …) → (…, D, …).
 func SwiGLU(x *tensor.Tensor, axis int) *tensor.Tensor {
 	return gated("SwiGLU", x, axis, cpu.SiLU, func(v, d, b []float32) {
-		swishGrad(d, b, 1)
+		swishGrad(d, b, nil, 1)
 		cpu.SiLU(v, b)
 	})
 }
