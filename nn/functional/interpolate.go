@@ -198,43 +198,29 @@ func nearestTable(in, out int, scale float64, exact bool) []int {
 
 // nearest2d copies x[n, c, ih[oh], iw[ow]] into every output pixel.
 func nearest2d(x *tensor.Tensor, ih, iw []int) *tensor.Tensor {
-	shape := x.Shape()
-	planes, h, w := shape[0]*shape[1], shape[2], shape[3]
-	oh, ow := len(ih), len(iw)
-	out := tensor.Empty(shape[0], shape[1], oh, ow) // every pixel is written
-	xd, yd := x.Data(), out.Data()
-	parallelFor(planes, planeGrain(oh*ow), func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			src, dst := xd[p*h*w:(p+1)*h*w], yd[p*oh*ow:(p+1)*oh*ow]
-			for y, sy := range ih {
-				row, orow := src[sy*w:(sy+1)*w], dst[y*ow:(y+1)*ow]
-				for x, sx := range iw {
-					orow[x] = row[sx]
+	w, oh, ow := x.Shape()[3], len(ih), len(iw)
+	return planewise("Interpolate", x, outShape(x.Shape(), oh, ow), oh*ow,
+		func() planeFunc {
+			return func(dst, src []float32) {
+				for y, sy := range ih {
+					row, orow := src[sy*w:(sy+1)*w], dst[y*ow:(y+1)*ow]
+					for x, sx := range iw {
+						orow[x] = row[sx]
+					}
 				}
 			}
-		}
-	})
-	return tensor.Record("Interpolate", out, func(g *tensor.Tensor) []*tensor.Tensor {
-		gx := tensor.Zeros(shape...)
-		gd, gxd := g.Data(), gx.Data()
-		parallelFor(planes, planeGrain(oh*ow), func(lo, hi int) {
-			for p := lo; p < hi; p++ {
-				dst, src := gxd[p*h*w:(p+1)*h*w], gd[p*oh*ow:(p+1)*oh*ow]
+		},
+		func() planeFunc {
+			return func(gx, g []float32) {
 				for y, sy := range ih {
-					row, orow := dst[sy*w:(sy+1)*w], src[y*ow:(y+1)*ow]
+					row, grow := gx[sy*w:(sy+1)*w], g[y*ow:(y+1)*ow]
 					for x, sx := range iw {
-						row[sx] += orow[x]
+						row[sx] += grow[x]
 					}
 				}
 			}
 		})
-		return []*tensor.Tensor{gx}
-	}, x)
 }
-
-// planeGrain is the number of planes of size elements each worth one
-// parallel chunk.
-func planeGrain(size int) int { return max(1, 32768/max(size, 1)) }
 
 // linearTap is one output index of linear interpolation: it reads i0 and i1
 // with weights l0 and l1.
@@ -302,57 +288,49 @@ func (c *rowPair) row(r, keep int) (buf []float32, prev int, fresh bool) {
 
 // bilinear2d blends the 2×2 input pixels of each output pixel.
 func bilinear2d(x *tensor.Tensor, th, tw []linearTap) *tensor.Tensor {
-	shape := x.Shape()
-	planes, h, w := shape[0]*shape[1], shape[2], shape[3]
-	oh, ow := len(th), len(tw)
-	out := tensor.Empty(shape[0], shape[1], oh, ow) // every pixel is written
-	xd, yd := x.Data(), out.Data()
-	parallelFor(planes, planeGrain(oh*ow), func(lo, hi int) {
-		// The input rows interpolated along W, each once per plane.
-		rows := newRowPair(ow)
-		for p := lo; p < hi; p++ {
-			src, dst := xd[p*h*w:(p+1)*h*w], yd[p*oh*ow:(p+1)*oh*ow]
-			rows.key = [2]int{-1, -1}
-			// row returns input row r interpolated along W, keeping row keep.
-			row := func(r, keep int) []float32 {
-				buf, _, fresh := rows.row(r, keep)
-				if fresh {
-					buf, in := buf[:len(tw)], src[r*w:(r+1)*w]
-					for x, tx := range tw {
-						buf[x] = tx.l0*in[tx.i0] + tx.l1*in[tx.i1]
+	w, oh, ow := x.Shape()[3], len(th), len(tw)
+	return planewise("Interpolate", x, outShape(x.Shape(), oh, ow), oh*ow,
+		func() planeFunc {
+			// The input rows interpolated along W, each once per plane.
+			rows := newRowPair(ow)
+			return func(dst, src []float32) {
+				rows.key = [2]int{-1, -1}
+				// row returns input row r interpolated along W, keeping row keep.
+				row := func(r, keep int) []float32 {
+					buf, _, fresh := rows.row(r, keep)
+					if fresh {
+						buf, in := buf[:len(tw)], src[r*w:(r+1)*w]
+						for x, tx := range tw {
+							buf[x] = tx.l0*in[tx.i0] + tx.l1*in[tx.i1]
+						}
+					}
+					return buf
+				}
+				for y, ty := range th {
+					r0 := row(ty.i0, ty.i1)
+					r1 := row(ty.i1, ty.i0)
+					orow := dst[y*ow : (y+1)*ow]
+					r0, r1 = r0[:len(orow)], r1[:len(orow)]
+					h0, h1 := ty.l0, ty.l1
+					for x := range orow {
+						orow[x] = h0*r0[x] + h1*r1[x]
 					}
 				}
-				return buf
 			}
-			for y, ty := range th {
-				r0 := row(ty.i0, ty.i1)
-				r1 := row(ty.i1, ty.i0)
-				orow := dst[y*ow : (y+1)*ow]
-				r0, r1 = r0[:len(orow)], r1[:len(orow)]
-				h0, h1 := ty.l0, ty.l1
-				for x := range orow {
-					orow[x] = h0*r0[x] + h1*r1[x]
-				}
-			}
-		}
-	})
-	return tensor.Record("Interpolate", out, func(g *tensor.Tensor) []*tensor.Tensor {
-		gx := tensor.Zeros(shape...)
-		gd, gxd := g.Data(), gx.Data()
-		parallelFor(planes, planeGrain(oh*ow), func(lo, hi int) {
+		},
+		func() planeFunc {
 			// The adjoint of the forward pass: output-row gradients are
 			// accumulated into the gradients of the W-interpolated input
 			// rows, and each is scattered along W once, when its slot is
 			// reused or at the end of the plane.
 			rows := newRowPair(ow)
-			for p := lo; p < hi; p++ {
-				dst, src := gxd[p*h*w:(p+1)*h*w], gd[p*oh*ow:(p+1)*oh*ow]
+			return func(gx, g []float32) {
 				rows.key = [2]int{-1, -1}
 				flush := func(r int, buf []float32) {
 					if r < 0 {
 						return
 					}
-					buf, out := buf[:len(tw)], dst[r*w:(r+1)*w]
+					buf, out := buf[:len(tw)], gx[r*w:(r+1)*w]
 					for x, tx := range tw {
 						out[tx.i0] += tx.l0 * buf[x]
 						out[tx.i1] += tx.l1 * buf[x]
@@ -369,7 +347,7 @@ func bilinear2d(x *tensor.Tensor, th, tw []linearTap) *tensor.Tensor {
 				for y, ty := range th {
 					a := row(ty.i0, ty.i1)
 					b := row(ty.i1, ty.i0)
-					grow := src[y*ow : (y+1)*ow]
+					grow := g[y*ow : (y+1)*ow]
 					a, b = a[:len(grow)], b[:len(grow)]
 					h0, h1 := ty.l0, ty.l1
 					for x, v := range grow {
@@ -381,8 +359,6 @@ func bilinear2d(x *tensor.Tensor, th, tw []linearTap) *tensor.Tensor {
 				flush(rows.key[1], rows.buf[1])
 			}
 		})
-		return []*tensor.Tensor{gx}
-	}, x)
 }
 
 // cubicTap is one output index of bicubic interpolation: four clamped
@@ -425,64 +401,56 @@ func cubicTable(in, out int, alignCorners bool, scale float64) []cubicTap {
 
 // bicubic2d blends the 4×4 input pixels of each output pixel.
 func bicubic2d(x *tensor.Tensor, th, tw []cubicTap) *tensor.Tensor {
-	shape := x.Shape()
-	planes, h, w := shape[0]*shape[1], shape[2], shape[3]
-	oh, ow := len(th), len(tw)
-	out := tensor.Empty(shape[0], shape[1], oh, ow) // every pixel is written
-	xd, yd := x.Data(), out.Data()
-	parallelFor(planes, planeGrain(16*oh*ow), func(lo, hi int) {
-		// Input rows interpolated along W, cached in four slots: the source
-		// rows of successive output rows never decrease, so each input row
-		// is interpolated once per plane.
-		var keys [4]int
-		var bufs [4][]float32
-		for k := range bufs {
-			bufs[k] = make([]float32, ow)
-		}
-		for p := lo; p < hi; p++ {
-			src, dst := xd[p*h*w:(p+1)*h*w], yd[p*oh*ow:(p+1)*oh*ow]
-			keys = [4]int{-1, -1, -1, -1}
-			row := func(r int, need *[4]int) []float32 {
-				free := -1
-				for k, key := range keys {
-					if key == r {
-						return bufs[k]
-					}
-					if free < 0 && key != need[0] && key != need[1] && key != need[2] && key != need[3] {
-						free = k
-					}
-				}
-				keys[free] = r
-				buf, in := bufs[free][:len(tw)], src[r*w:(r+1)*w]
-				for x, tx := range tw {
-					buf[x] = tx.w[0]*in[tx.i[0]] + tx.w[1]*in[tx.i[1]] + tx.w[2]*in[tx.i[2]] + tx.w[3]*in[tx.i[3]]
-				}
-				return buf
+	w, oh, ow := x.Shape()[3], len(th), len(tw)
+	return planewise("Interpolate", x, outShape(x.Shape(), oh, ow), 16*oh*ow,
+		func() planeFunc {
+			// Input rows interpolated along W, cached in four slots: the
+			// source rows of successive output rows never decrease, so each
+			// input row is interpolated once per plane.
+			var keys [4]int
+			var bufs [4][]float32
+			for k := range bufs {
+				bufs[k] = make([]float32, ow)
 			}
-			for y := range th {
-				ty := &th[y]
-				r0, r1, r2, r3 := row(ty.i[0], &ty.i), row(ty.i[1], &ty.i), row(ty.i[2], &ty.i), row(ty.i[3], &ty.i)
-				orow := dst[y*ow : (y+1)*ow]
-				r0, r1, r2, r3 = r0[:len(orow)], r1[:len(orow)], r2[:len(orow)], r3[:len(orow)]
-				w0, w1, w2, w3 := ty.w[0], ty.w[1], ty.w[2], ty.w[3]
-				for x := range orow {
-					orow[x] = w0*r0[x] + w1*r1[x] + w2*r2[x] + w3*r3[x]
+			return func(dst, src []float32) {
+				keys = [4]int{-1, -1, -1, -1}
+				row := func(r int, need *[4]int) []float32 {
+					free := -1
+					for k, key := range keys {
+						if key == r {
+							return bufs[k]
+						}
+						if free < 0 && key != need[0] && key != need[1] && key != need[2] && key != need[3] {
+							free = k
+						}
+					}
+					keys[free] = r
+					buf, in := bufs[free][:len(tw)], src[r*w:(r+1)*w]
+					for x, tx := range tw {
+						buf[x] = tx.w[0]*in[tx.i[0]] + tx.w[1]*in[tx.i[1]] + tx.w[2]*in[tx.i[2]] + tx.w[3]*in[tx.i[3]]
+					}
+					return buf
+				}
+				for y := range th {
+					ty := &th[y]
+					r0, r1, r2, r3 := row(ty.i[0], &ty.i), row(ty.i[1], &ty.i), row(ty.i[2], &ty.i), row(ty.i[3], &ty.i)
+					orow := dst[y*ow : (y+1)*ow]
+					r0, r1, r2, r3 = r0[:len(orow)], r1[:len(orow)], r2[:len(orow)], r3[:len(orow)]
+					w0, w1, w2, w3 := ty.w[0], ty.w[1], ty.w[2], ty.w[3]
+					for x := range orow {
+						orow[x] = w0*r0[x] + w1*r1[x] + w2*r2[x] + w3*r3[x]
+					}
 				}
 			}
-		}
-	})
-	return tensor.Record("Interpolate", out, func(g *tensor.Tensor) []*tensor.Tensor {
-		gx := tensor.Zeros(shape...)
-		gd, gxd := g.Data(), gx.Data()
-		parallelFor(planes, planeGrain(16*oh*ow), func(lo, hi int) {
-			for p := lo; p < hi; p++ {
-				dst, src := gxd[p*h*w:(p+1)*h*w], gd[p*oh*ow:(p+1)*oh*ow]
+		},
+		func() planeFunc {
+			return func(gx, g []float32) {
 				for y, ty := range th {
-					grow := src[y*ow : (y+1)*ow]
+					grow := g[y*ow : (y+1)*ow]
 					for x, tx := range tw {
 						v := grow[x]
 						for j := range 4 {
-							row := dst[ty.i[j]*w : (ty.i[j]+1)*w]
+							row := gx[ty.i[j]*w : (ty.i[j]+1)*w]
 							vy := v * ty.w[j]
 							for i := range 4 {
 								row[tx.i[i]] += vy * tx.w[i]
@@ -492,6 +460,4 @@ func bicubic2d(x *tensor.Tensor, th, tw []cubicTap) *tensor.Tensor {
 				}
 			}
 		})
-		return []*tensor.Tensor{gx}
-	}, x)
 }

@@ -243,46 +243,49 @@ func AvgPool2d(x *tensor.Tensor, opt AvgPool2dOptions) *tensor.Tensor {
 		}
 		return y0, y1, x0, x1, float32(size)
 	}
-	oshape := outShape(x.Shape(), g.oh, g.ow)
-	out := tensor.Zeros(oshape...)
-	xd, yd := x.Data(), out.Data()
-	hw, ohw := g.h*g.w, g.oh*g.ow
-	parallelFor(g.planes, planeGrain(ohw*g.kh*g.kw), func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			src, dst := xd[p*hw:(p+1)*hw], yd[p*ohw:(p+1)*ohw]
-			for oy := 0; oy < g.oh; oy++ {
-				for ox := 0; ox < g.ow; ox++ {
-					y0, y1, x0, x1, div := window(oy, ox)
-					if div == 0 {
-						continue
-					}
-					var s float32
-					for y := y0; y < y1; y++ {
-						for _, v := range src[y*g.w+x0 : y*g.w+x1] {
-							s += v
+	return windowMean("AvgPool2d", x, g.oh, g.ow, g.kh*g.kw, window)
+}
+
+// windowMean averages each (H, W) plane of x over one window per output
+// pixel of an (oh, ow) plane: window(oy, ox) returns the rows [y0, y1) and
+// columns [x0, x1) of output pixel (oy, ox) and the divisor of their sum (0
+// for an empty window, whose output is 0). The backward pass spreads each
+// output gradient over its window, divided likewise. area is the largest
+// window's size.
+func windowMean(op string, x *tensor.Tensor, oh, ow, area int, window func(oy, ox int) (y0, y1, x0, x1 int, div float32)) *tensor.Tensor {
+	w := x.Shape()[x.Dim()-1]
+	return planewise(op, x, outShape(x.Shape(), oh, ow), oh*ow*area,
+		func() planeFunc {
+			return func(dst, src []float32) {
+				for oy := 0; oy < oh; oy++ {
+					for ox := 0; ox < ow; ox++ {
+						y0, y1, x0, x1, div := window(oy, ox)
+						if div == 0 {
+							dst[oy*ow+ox] = 0
+							continue
 						}
+						var s float32
+						for y := y0; y < y1; y++ {
+							for _, v := range src[y*w+x0 : y*w+x1] {
+								s += v
+							}
+						}
+						dst[oy*ow+ox] = s / div
 					}
-					dst[oy*g.ow+ox] = s / div
 				}
 			}
-		}
-	})
-	shape := x.Shape()
-	return tensor.Record("AvgPool2d", out, func(gr *tensor.Tensor) []*tensor.Tensor {
-		gx := tensor.Zeros(shape...)
-		gxd, gd := gx.Data(), gr.Data()
-		parallelFor(g.planes, planeGrain(ohw*g.kh*g.kw), func(lo, hi int) {
-			for p := lo; p < hi; p++ {
-				dst, src := gxd[p*hw:(p+1)*hw], gd[p*ohw:(p+1)*ohw]
-				for oy := 0; oy < g.oh; oy++ {
-					for ox := 0; ox < g.ow; ox++ {
+		},
+		func() planeFunc {
+			return func(gx, g []float32) {
+				for oy := 0; oy < oh; oy++ {
+					for ox := 0; ox < ow; ox++ {
 						y0, y1, x0, x1, div := window(oy, ox)
 						if div == 0 {
 							continue
 						}
-						v := src[oy*g.ow+ox] / div
+						v := g[oy*ow+ox] / div
 						for y := y0; y < y1; y++ {
-							row := dst[y*g.w+x0 : y*g.w+x1]
+							row := gx[y*w+x0 : y*w+x1]
 							for i := range row {
 								row[i] += v
 							}
@@ -291,8 +294,6 @@ func AvgPool2d(x *tensor.Tensor, opt AvgPool2dOptions) *tensor.Tensor {
 				}
 			}
 		})
-		return []*tensor.Tensor{gx}
-	}, x)
 }
 
 // adaptiveRange is PyTorch's adaptive pooling window of output index o:
@@ -314,52 +315,13 @@ func adaptiveCheck(op string, x *tensor.Tensor, oh, ow int) (planes, h, w int) {
 // (i, j) averages rows [floor(i·H/oh), ceil((i+1)·H/oh)) and the columns
 // likewise. Windows overlap when the size does not divide evenly.
 func AdaptiveAvgPool2d(x *tensor.Tensor, oh, ow int) *tensor.Tensor {
-	planes, h, w := adaptiveCheck("AdaptiveAvgPool2d", x, oh, ow)
-	out := tensor.Zeros(outShape(x.Shape(), oh, ow)...)
-	xd, yd := x.Data(), out.Data()
-	hw, ohw := h*w, oh*ow
-	parallelFor(planes, planeGrain(hw), func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			src, dst := xd[p*hw:(p+1)*hw], yd[p*ohw:(p+1)*ohw]
-			for oy := 0; oy < oh; oy++ {
-				y0, y1 := adaptiveRange(oy, h, oh)
-				for ox := 0; ox < ow; ox++ {
-					x0, x1 := adaptiveRange(ox, w, ow)
-					var s float32
-					for y := y0; y < y1; y++ {
-						for _, v := range src[y*w+x0 : y*w+x1] {
-							s += v
-						}
-					}
-					dst[oy*ow+ox] = s / float32((y1-y0)*(x1-x0))
-				}
-			}
-		}
+	_, h, w := adaptiveCheck("AdaptiveAvgPool2d", x, oh, ow)
+	area := ((h+oh-1)/oh + 1) * ((w+ow-1)/ow + 1) // bounds the window size
+	return windowMean("AdaptiveAvgPool2d", x, oh, ow, area, func(oy, ox int) (y0, y1, x0, x1 int, div float32) {
+		y0, y1 = adaptiveRange(oy, h, oh)
+		x0, x1 = adaptiveRange(ox, w, ow)
+		return y0, y1, x0, x1, float32((y1 - y0) * (x1 - x0))
 	})
-	shape := x.Shape()
-	return tensor.Record("AdaptiveAvgPool2d", out, func(g *tensor.Tensor) []*tensor.Tensor {
-		gx := tensor.Zeros(shape...)
-		gxd, gd := gx.Data(), g.Data()
-		parallelFor(planes, planeGrain(hw), func(lo, hi int) {
-			for p := lo; p < hi; p++ {
-				dst, src := gxd[p*hw:(p+1)*hw], gd[p*ohw:(p+1)*ohw]
-				for oy := 0; oy < oh; oy++ {
-					y0, y1 := adaptiveRange(oy, h, oh)
-					for ox := 0; ox < ow; ox++ {
-						x0, x1 := adaptiveRange(ox, w, ow)
-						v := src[oy*ow+ox] / float32((y1-y0)*(x1-x0))
-						for y := y0; y < y1; y++ {
-							row := dst[y*w+x0 : y*w+x1]
-							for i := range row {
-								row[i] += v
-							}
-						}
-					}
-				}
-			}
-		})
-		return []*tensor.Tensor{gx}
-	}, x)
 }
 
 // AdaptiveMaxPool2d takes the maximum of x (N, C, H, W) (or (C, H, W)) over
