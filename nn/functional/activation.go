@@ -91,13 +91,22 @@ func ReLU(x *tensor.Tensor) *tensor.Tensor {
 	return pointwise("ReLU", x, reluInto,
 		func(gx, g, _, y, _ []float32) {
 			g, y = g[:len(gx)], y[:len(gx)]
-			for i, v := range y {
-				// y ≥ 0 (or NaN): keep g where y != +0, without a branch.
-				b := math.Float32bits(v)
-				mask := uint32(int32(b|-b) >> 31)
-				gx[i] = math.Float32frombits(math.Float32bits(g[i]) & mask)
+			i := 0
+			for ; i+4 <= len(gx); i += 4 {
+				ys, gs, ds := y[i:i+4:i+4], g[i:i+4:i+4], gx[i:i+4:i+4]
+				ds[0], ds[1], ds[2], ds[3] = reluGrad(gs[0], ys[0]), reluGrad(gs[1], ys[1]), reluGrad(gs[2], ys[2]), reluGrad(gs[3], ys[3])
+			}
+			for ; i < len(gx); i++ {
+				gx[i] = reluGrad(g[i], y[i])
 			}
 		})
+}
+
+// reluGrad returns g where y = max(x, 0) is not +0 and 0 where it is,
+// without a branch (y ≥ 0 or NaN, so only +0 has no bit set).
+func reluGrad(g, y float32) float32 {
+	b := math.Float32bits(y)
+	return math.Float32frombits(math.Float32bits(g) & uint32(int32(b|-b)>>31))
 }
 
 // reluInto sets y = max(x, 0), four at a time: Go's max is branch-free
