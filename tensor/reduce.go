@@ -284,11 +284,7 @@ func softmaxKernel(x, y []float32, shape []int, ax int, logOut bool) {
 			m, e, s := m[:w], e[:w], s[:w]
 			copy(m, x[base:base+w])
 			for k := 1; k < n; k++ {
-				for i, v := range x[base+k*inner : base+k*inner+w] {
-					if v > m[i] {
-						m[i] = v
-					}
-				}
+				cpu.MaxAccum(m, x[base+k*inner:base+k*inner+w])
 			}
 			for i, v := range m {
 				if math.IsInf(float64(v), -1) {

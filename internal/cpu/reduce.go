@@ -82,6 +82,28 @@ func NormGrad(dx, g, x []float32, k, a, c float64) {
 	}
 }
 
+// MaxAccum sets m[i] = x[i] where x[i] > m[i], for i < len(m): a running
+// maximum that keeps m[i] when either value is NaN or both are zeros (as
+// the comparison does); x must be at least as long as m.
+func MaxAccum(m, x []float32) {
+	if len(x) < len(m) {
+		panic(fmt.Sprintf("cpu.MaxAccum: %d values of x for %d of m", len(x), len(m)))
+	}
+	n := len(m) &^ 7
+	if useReduceAsm && n > 0 {
+		maxAccumAsm(&m[0], &x[0], n)
+	} else {
+		n = 0
+	}
+	x = x[n:len(m)]
+	m = m[n:]
+	for i, v := range x {
+		if v > m[i] {
+			m[i] = v
+		}
+	}
+}
+
 // sumSqGo is SumSq with four float64 accumulators.
 func sumSqGo(a []float32) (s, ss float64) {
 	var s0, s1, s2, s3, q0, q1, q2, q3 float64

@@ -27,3 +27,8 @@ func normAffineAsm(y, x *float32, n int, mean, invstd float64, scale, shift floa
 //
 //go:noescape
 func normGradAsm(dx, gp, x *float32, n int, k, a, c float64)
+
+// maxAccumAsm is MaxAccum over n floats, a positive multiple of 8.
+//
+//go:noescape
+func maxAccumAsm(m, x *float32, n int)

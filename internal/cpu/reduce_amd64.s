@@ -177,3 +177,24 @@ grad_loop:
 	JNZ  grad_loop
 	VZEROUPPER
 	RET
+
+// func maxAccumAsm(m, x *float32, n int)
+// m[i] = x[i] > m[i] ? x[i] : m[i] (VMAXPS returns its second source when
+// the first is not greater, NaNs and equal zeros included), 8 at a time.
+TEXT ·maxAccumAsm(SB), NOSPLIT, $0-24
+	MOVQ m+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+
+max_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (DI), Y1
+	VMAXPS Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  max_loop
+	VZEROUPPER
+	RET

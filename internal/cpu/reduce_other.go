@@ -13,3 +13,5 @@ func normAffineAsm(y, x *float32, n int, mean, invstd float64, scale, shift floa
 }
 
 func normGradAsm(dx, g, x *float32, n int, k, a, c float64) { panic("cpu: no assembly in this build") }
+
+func maxAccumAsm(m, x *float32, n int) { panic("cpu: no assembly in this build") }

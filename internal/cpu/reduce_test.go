@@ -81,11 +81,43 @@ func TestNormAffineAndNormGradExact(t *testing.T) {
 	}
 }
 
+func TestMaxAccumExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	negZero := float32(math.Copysign(0, -1))
+	nan := float32(math.NaN())
+	special := []float32{0, negZero, nan, float32(math.Inf(1)), float32(math.Inf(-1)), 1, -1}
+	for _, n := range reduceLengths() {
+		m := reduceInput(rng, n, 0, 1)
+		x := reduceInput(rng, n+1, 0, 1)[1:]
+		for i := range m {
+			if rng.IntN(4) == 0 {
+				m[i] = special[rng.IntN(len(special))]
+			}
+			if rng.IntN(4) == 0 {
+				x[i] = special[rng.IntN(len(special))]
+			}
+		}
+		want := append([]float32(nil), m...)
+		for i, v := range x {
+			if v > want[i] {
+				want[i] = v
+			}
+		}
+		MaxAccum(m, x)
+		for i := range m {
+			if math.Float32bits(m[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("MaxAccum n=%d: m[%d] = %v, want %v (x %v)", n, i, m[i], want[i], x[i])
+			}
+		}
+	}
+}
+
 func TestReducePanics(t *testing.T) {
 	for name, f := range map[string]func(){
 		"SumDot":     func() { SumDot(make([]float32, 4), make([]float32, 3)) },
 		"NormAffine": func() { NormAffine(make([]float32, 4), make([]float32, 3), 0, 1, 1, 0) },
 		"NormGrad":   func() { NormGrad(make([]float32, 4), make([]float32, 4), make([]float32, 3), 1, 0, 0) },
+		"MaxAccum":   func() { MaxAccum(make([]float32, 4), make([]float32, 3)) },
 	} {
 		func() {
 			defer func() {
