@@ -98,6 +98,15 @@ func ConvTranspose2d(x, w, b *Tensor, opt ConvTransposeOptions) *Tensor {
 	if opt.OutputPadding[0] >= max(sh, dh) || opt.OutputPadding[1] >= max(sw, dw) {
 		panic(fmt.Sprintf("tensor.ConvTranspose2d: output padding %v must be smaller than stride or dilation", opt.OutputPadding))
 	}
+	if eh, ew := opt.OutputPadding[0]/sh, opt.OutputPadding[1]/sw; eh > 0 || ew > 0 {
+		// An output padding of a stride or more (allowed when the dilation is
+		// larger) is not the input gradient of any convolution; the same
+		// output comes from ⌊op/s⌋ more zero rows (columns) at the end of x
+		// and the remaining op − ⌊op/s⌋·s output padding.
+		inner := opt
+		inner.OutputPadding = [2]int{opt.OutputPadding[0] - eh*sh, opt.OutputPadding[1] - ew*sw}
+		return ConvTranspose2d(Pad(x, []int{0, ew, 0, eh}, PadConstant, 0), w, b, inner)
+	}
 	if b != nil && !(b.Dim() == 1 && b.shape[0] == cout) {
 		panic(fmt.Sprintf("tensor.ConvTranspose2d: bias %s for %d output channels", FormatShape(b.shape), cout))
 	}

@@ -106,3 +106,21 @@ func TestConvTranspose2dIsConvAdjoint(t *testing.T) {
 		}, []*tensor.Tensor{x, w, b}, tensortest.GradCheckOptions{})
 	}
 }
+
+// An output padding of a stride or more (allowed when the dilation is larger)
+// equals the transposed convolution of x with extra zero rows and columns.
+func TestConvTranspose2dLargeOutputPadding(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	x := tensor.RandNormal(rng, 0, 1, 2, 4, 5, 4).SetRequiresGrad(true)
+	w := tensor.RandNormal(rng, 0, 1, 4, 3, 3, 2).SetRequiresGrad(true)
+	b := tensor.RandNormal(rng, 0, 1, 3).SetRequiresGrad(true)
+	o := tensor.ConvTransposeOptions{Stride: [2]int{1, 2}, Dilation: [2]int{2, 3}, OutputPadding: [2]int{1, 2}}
+	y := tensor.ConvTranspose2d(x, w, b, o)
+	want := []int{2, 3, 5 - 1 + 2*2 + 1 + 1, (4-1)*2 + 3*1 + 2 + 1}
+	if !tensor.SameShape(y.Shape(), want) {
+		t.Fatalf("shape %v, want %v", y.Shape(), want)
+	}
+	tensortest.GradCheck(t, "ConvTranspose2d large output padding", func(in []*tensor.Tensor) *tensor.Tensor {
+		return tensor.ConvTranspose2d(in[0], in[1], in[2], o)
+	}, []*tensor.Tensor{x, w, b}, tensortest.GradCheckOptions{})
+}

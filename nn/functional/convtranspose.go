@@ -45,23 +45,9 @@ func ConvTranspose2d(x, weight, bias *tensor.Tensor, opt ConvTranspose2dOptions)
 			fail("output padding must be smaller than either the stride or the dilation")
 		}
 	}
-	// tensor.ConvTranspose2d computes the output as the input gradient of a
-	// convolution, which cannot give back an output padding of a stride or
-	// more (allowed when the dilation is larger). The same output comes from
-	// m = ⌊op/s⌋ more rows of zeros at the bottom of x and op − m·s output
-	// padding; likewise for the columns.
 	topt := tensor.ConvTransposeOptions{
 		Stride: opt.Stride, Padding: opt.Padding, OutputPadding: opt.OutputPadding,
 		Dilation: opt.Dilation, Groups: opt.Groups,
-	}
-	var extra [2]int
-	for d := range extra {
-		s := max(opt.Stride[d], 1)
-		extra[d] = opt.OutputPadding[d] / s
-		topt.OutputPadding[d] -= extra[d] * s
-	}
-	if extra != [2]int{} && x.Dim() == 4 {
-		x = tensor.Pad(x, []int{0, extra[1], 0, extra[0]}, tensor.PadConstant, 0)
 	}
 	return tensor.ConvTranspose2d(x, weight, bias, topt)
 }
