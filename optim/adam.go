@@ -166,6 +166,24 @@ func newAdamKernel(g *Group, step int, decoupled bool) adamKernel {
 // operations of PyTorch 1.13's single-tensor implementation. vmax is nil
 // without AMSGrad.
 func (k *adamKernel) run(theta, grad, m, v, vmax []float32) {
+	if !k.amsgrad && !k.decayL2 {
+		// The vectorised kernel of the common case (AdamW, or Adam without
+		// weight decay), bit for bit the loop below; Adam's θ·1 is exact.
+		decay := k.decay
+		if !k.decoupled {
+			decay = 1
+		}
+		cpu.AdamUpdate(theta, grad, m, v, k.b2, cpu.AdamConsts{
+			Beta1: k.b1, OneMinusBeta1: k.oneMB1, OneMinusBeta2: k.oneMB2, Bc2Sqrt: k.bc2Sqrt,
+			Eps: k.eps, NegStep: k.negStep, Decay: decay, Maximize: k.maximize,
+		})
+		return
+	}
+	k.runGo(theta, grad, m, v, vmax)
+}
+
+// runGo is run in Go, for every combination of options.
+func (k *adamKernel) runGo(theta, grad, m, v, vmax []float32) {
 	n := len(grad)
 	theta, m, v = theta[:n], m[:n], v[:n]
 	if k.amsgrad {
