@@ -41,6 +41,9 @@ func Ignore(v int) *int { return &v }
 // class-weighted mean of −log p over classes, normalised as PyTorch 1.13 does.
 func CrossEntropy(logits, target *Tensor, opt CrossEntropyOptions) *Tensor {
 	checkClassInput("tensor.CrossEntropy", logits)
+	if logits.Dim() >= 3 && Numel(logits.shape[2:]) > 1 && opt.LabelSmoothing == 0 {
+		return crossEntropySpatial(logits, target, opt)
+	}
 	classAxis := 1
 	if logits.Dim() == 1 {
 		classAxis = 0
@@ -65,78 +68,155 @@ func checkClassInput(op string, x *Tensor) {
 	}
 }
 
-func nllCore(op string, logp, target *Tensor, opt CrossEntropyOptions) *Tensor {
-	checkClassInput(op, logp)
-	var n, c, inner int
-	var outShape []int
+// classLoss is the validated geometry and options of a class loss (NLL
+// or cross-entropy) on input (N, C, inner…) or (C) and its target.
+type classLoss struct {
+	op          string
+	n, c, inner int // inner: the product of the dimensions after C
+	m           int // n·inner elements
+	outShape    []int
+	w           func(k int) float64 // class weight
+	ignore      int
+	eps         float64
+	none        bool // ReduceNone
+	reduction   Reduction
+	weighted    bool
+}
+
+func newClassLoss(op string, input, target *Tensor, opt CrossEntropyOptions) *classLoss {
+	checkClassInput(op, input)
+	l := &classLoss{op: op, reduction: opt.Reduction, weighted: opt.Weight != nil}
 	switch {
-	case logp.Dim() == 1:
-		n, c, inner = 1, logp.shape[0], 1
+	case input.Dim() == 1:
+		l.n, l.c, l.inner = 1, input.shape[0], 1
 		if target.Dim() != 0 && !(target.Dim() == 1 && target.shape[0] == 1) {
-			panic(fmt.Sprintf("%s: input %s needs a scalar target, got %s", op, FormatShape(logp.shape), FormatShape(target.shape)))
+			panic(fmt.Sprintf("%s: input %s needs a scalar target, got %s", op, FormatShape(input.shape), FormatShape(target.shape)))
 		}
-		outShape = target.shape
 	default:
-		n, c = logp.shape[0], logp.shape[1]
-		inner = Numel(logp.shape[2:])
-		want := append([]int{n}, logp.shape[2:]...)
+		l.n, l.c = input.shape[0], input.shape[1]
+		l.inner = Numel(input.shape[2:])
+		want := append([]int{l.n}, input.shape[2:]...)
 		if !SameShape(target.shape, want) {
-			panic(fmt.Sprintf("%s: input %s needs target of shape %s, got %s", op, FormatShape(logp.shape), FormatShape(want), FormatShape(target.shape)))
+			panic(fmt.Sprintf("%s: input %s needs target of shape %s, got %s", op, FormatShape(input.shape), FormatShape(want), FormatShape(target.shape)))
 		}
-		outShape = target.shape
 	}
-	if opt.Weight != nil && !(opt.Weight.Dim() == 1 && opt.Weight.shape[0] == c) {
-		panic(fmt.Sprintf("%s: weight of shape %s for %d classes", op, FormatShape(opt.Weight.shape), c))
+	l.outShape = target.shape
+	l.m = l.n * l.inner
+	if opt.Weight != nil && !(opt.Weight.Dim() == 1 && opt.Weight.shape[0] == l.c) {
+		panic(fmt.Sprintf("%s: weight of shape %s for %d classes", op, FormatShape(opt.Weight.shape), l.c))
 	}
 	if opt.LabelSmoothing < 0 || opt.LabelSmoothing > 1 {
 		panic(fmt.Sprintf("%s: label smoothing %v outside [0,1]", op, opt.LabelSmoothing))
 	}
-	w := func(k int) float64 { return 1 }
+	l.w = func(k int) float64 { return 1 }
 	if opt.Weight != nil {
-		w = func(k int) float64 { return float64(opt.Weight.data[k]) }
+		l.w = func(k int) float64 { return float64(opt.Weight.data[k]) }
 	}
-	ignore := DefaultIgnoreIndex
+	l.ignore = DefaultIgnoreIndex
 	if opt.IgnoreIndex != nil {
-		ignore = *opt.IgnoreIndex
+		l.ignore = *opt.IgnoreIndex
 	}
-	eps := float64(opt.LabelSmoothing)
-	m := n * inner
-	none := opt.Reduction == ReduceNone
-	if !none && opt.Reduction != ReduceSum && opt.Reduction != ReduceMean {
+	l.eps = float64(opt.LabelSmoothing)
+	l.none = opt.Reduction == ReduceNone
+	if !l.none && opt.Reduction != ReduceSum && opt.Reduction != ReduceMean {
 		panic(fmt.Sprintf("%s: unknown reduction %d", op, opt.Reduction))
 	}
-	// Elements are taken in fixed blocks of lossBlock, in parallel; each
-	// block keeps its own sums, added up in block order afterwards, so the
-	// result does not depend on the number of threads.
+	return l
+}
+
+// class returns the class of target value tv: -1 when it is the ignore
+// index, -2 when it is not a class.
+func (l *classLoss) class(tv float32) int {
+	if int(tv) == l.ignore && float32(int(tv)) == tv {
+		return -1
+	}
+	y := int(tv)
+	if float32(y) != tv || y < 0 || y >= l.c {
+		return -2
+	}
+	return y
+}
+
+// lossPartial holds one block's sums.
+type lossPartial struct {
+	a, b, wsum float64
+	valid      int
+	bad        int // first element with an invalid target, or -1
+}
+
+// finish adds up the blocks' sums in block order (panicking at the first
+// invalid target) and returns the loss and the scales of its nll and
+// smoothing parts; nll and smooth hold per-element values for ReduceNone.
+func (l *classLoss) finish(target *Tensor, parts []lossPartial, cls []int32, nll, smooth []float64) (out *Tensor, nllScale, smoothScale float64) {
+	var a, b, wsum float64
+	valid := 0
+	for _, pt := range parts {
+		if pt.bad >= 0 {
+			panic(fmt.Sprintf("%s: target %v at element %d is not a class in [0,%d) nor the ignore index %d", l.op, target.data[pt.bad], pt.bad, l.c, l.ignore))
+		}
+		a += pt.a
+		b += pt.b
+		wsum += pt.wsum
+		valid += pt.valid
+	}
+	nllScale, smoothScale = 1-l.eps, l.eps/float64(l.c)
+	if l.none {
+		out = Zeros(l.outShape...)
+		for e, y := range cls {
+			if y >= 0 {
+				out.data[e] = float32(nllScale*nll[e] + smoothScale*smooth[e])
+			}
+		}
+		return out, nllScale, smoothScale
+	}
+	if l.reduction == ReduceMean {
+		nllScale /= wsum
+		if l.weighted {
+			smoothScale /= wsum
+		} else {
+			smoothScale /= float64(valid)
+		}
+	}
+	return Scalar(float32(nllScale*a + smoothScale*b)), nllScale, smoothScale
+}
+
+// perElement returns slices for the per-element nll and smoothing values
+// (nil unless ReduceNone).
+func (l *classLoss) perElement() (nll, smooth []float64) {
+	if l.none {
+		return make([]float64, l.m), make([]float64, l.m)
+	}
+	return nil, nil
+}
+
+// lossBlock is the number of elements per block of the class losses:
+// elements are taken in fixed blocks, in parallel; each block keeps its own
+// sums, added up in block order afterwards, so the result does not depend
+// on the number of threads.
+const lossBlock = 8192
+
+func nllCore(op string, logp, target *Tensor, opt CrossEntropyOptions) *Tensor {
+	l := newClassLoss(op, logp, target, opt)
+	c, inner, m, w, eps, none := l.c, l.inner, l.m, l.w, l.eps, l.none
 	cls := make([]int32, m) // the target class, -1 for ignored
-	var nll, smooth []float64
-	if none {
-		nll, smooth = make([]float64, m), make([]float64, m)
-	}
+	nll, smooth := l.perElement()
 	blocks := (m + lossBlock - 1) / lossBlock
-	type partial struct {
-		a, b, wsum float64
-		valid      int
-		bad        int // first element with an invalid target, or -1
-	}
-	parts := make([]partial, blocks)
+	parts := make([]lossPartial, blocks)
 	cpu.Parallel(blocks, func(lo, hi int) {
 		for blk := lo; blk < hi; blk++ {
-			pt := partial{bad: -1}
+			pt := lossPartial{bad: -1}
 			for e := blk * lossBlock; e < min(m, (blk+1)*lossBlock); e++ {
-				tv := target.data[e]
-				if int(tv) == ignore && float32(int(tv)) == tv {
-					cls[e] = -1
-					continue
-				}
-				y := int(tv)
-				if float32(y) != tv || y < 0 || y >= c {
+				y := l.class(target.data[e])
+				cls[e] = int32(max(y, -1))
+				if y == -2 {
 					pt.bad = e
 					break
 				}
-				cls[e] = int32(y)
+				if y < 0 {
+					continue
+				}
 				base := e/inner*c*inner + e%inner
-				l := -w(y) * float64(logp.data[base+y*inner])
+				nl := -w(y) * float64(logp.data[base+y*inner])
 				pt.wsum += w(y)
 				pt.valid++
 				var sm float64
@@ -146,47 +226,16 @@ func nllCore(op string, logp, target *Tensor, opt CrossEntropyOptions) *Tensor {
 					}
 				}
 				if none {
-					nll[e], smooth[e] = l, sm
+					nll[e], smooth[e] = nl, sm
 				} else {
-					pt.a += l
+					pt.a += nl
 					pt.b += sm
 				}
 			}
 			parts[blk] = pt
 		}
 	})
-	var a, b, wsum float64
-	valid := 0
-	for _, pt := range parts {
-		if pt.bad >= 0 {
-			panic(fmt.Sprintf("%s: target %v at element %d is not a class in [0,%d) nor the ignore index %d", op, target.data[pt.bad], pt.bad, c, ignore))
-		}
-		a += pt.a
-		b += pt.b
-		wsum += pt.wsum
-		valid += pt.valid
-	}
-	// Scales applied to the nll and smoothing parts of each element.
-	nllScale, smoothScale := 1-eps, eps/float64(c)
-	var out *Tensor
-	if none {
-		out = Zeros(outShape...)
-		for e, y := range cls {
-			if y >= 0 {
-				out.data[e] = float32(nllScale*nll[e] + smoothScale*smooth[e])
-			}
-		}
-	} else {
-		if opt.Reduction == ReduceMean {
-			nllScale /= wsum
-			if opt.Weight != nil {
-				smoothScale /= wsum
-			} else {
-				smoothScale /= float64(valid)
-			}
-		}
-		out = Scalar(float32(nllScale*a + smoothScale*b))
-	}
+	out, nllScale, smoothScale := l.finish(target, parts, cls, nll, smooth)
 	return Record(op[len("tensor."):], out, func(g *Tensor) []*Tensor {
 		r := Zeros(logp.shape...)
 		cpu.Parallel(blocks, func(lo, hi int) {
@@ -212,8 +261,165 @@ func nllCore(op string, logp, target *Tensor, opt CrossEntropyOptions) *Tensor {
 	}, logp, target)
 }
 
-// lossBlock is the number of elements per block of the class losses.
-const lossBlock = 8192
+// crossEntropySpatial is CrossEntropy without label smoothing for logits
+// (N, C, d1, …) with more than one position: log-softmax and the negative log-likelihood fused, so that
+// the log-probabilities are neither stored nor read back. The forward pass
+// keeps, per position, the maximum over the classes and the log of the sum
+// of exponentials, from which the backward pass recomputes what it needs.
+// Every operation is the one LogSoftmax and nllCore do in the same order,
+// so the loss and the gradient are bit for bit those of
+// NLLLoss(LogSoftmax(logits, 1), target).
+func crossEntropySpatial(logits, target *Tensor, opt CrossEntropyOptions) *Tensor {
+	l := newClassLoss("tensor.CrossEntropy", logits, target, opt)
+	c, inner, m, w, none := l.c, l.inner, l.m, l.w, l.none
+	x := logits.data
+	cls := make([]int32, m)
+	nll, _ := l.perElement()
+	maxs, _, _ := getBuf(m) // per position: the class maximum (0 if −∞)
+	lses, _, _ := getBuf(m) // and the log of the sum of exponentials
+	blocks := (m + lossBlock - 1) / lossBlock
+	parts := make([]lossPartial, blocks)
+	// runs calls fn on the runs of at most softmaxBlock positions of each
+	// block that stay within one image, in order.
+	runs := func(blk int, fn func(e0, w, base int)) {
+		for e := blk * lossBlock; e < min(m, (blk+1)*lossBlock); {
+			j := e % inner
+			w := min(softmaxBlock, inner-j, min(m, (blk+1)*lossBlock)-e)
+			fn(e, w, e/inner*c*inner+j)
+			e += w
+		}
+	}
+	cpu.Parallel(blocks, func(lo, hi int) {
+		var t, ex [softmaxBlock]float32
+		var s [softmaxBlock]float64
+		for blk := lo; blk < hi; blk++ {
+			pt := lossPartial{bad: -1}
+			runs(blk, func(e0, n, base int) {
+				mx, lse, t, ex, s := maxs[e0:e0+n], lses[e0:e0+n], t[:n], ex[:n], s[:n]
+				copy(mx, x[base:base+n])
+				for k := 1; k < c; k++ {
+					cpu.MaxAccum(mx, x[base+k*inner:base+k*inner+n])
+				}
+				for i, v := range mx {
+					if math.IsInf(float64(v), -1) {
+						mx[i] = 0
+					}
+				}
+				clear(s)
+				for k := 0; k < c; k++ {
+					for i, v := range x[base+k*inner : base+k*inner+n] {
+						t[i] = v - mx[i]
+					}
+					cpu.Exp(ex, t)
+					for i, v := range ex {
+						s[i] += float64(v)
+					}
+				}
+				for i, v := range s {
+					lse[i] = float32(math.Log(v))
+				}
+				if pt.bad >= 0 {
+					return
+				}
+				for i := range n {
+					e := e0 + i
+					y := l.class(target.data[e])
+					cls[e] = int32(max(y, -1))
+					if y == -2 {
+						pt.bad = e
+						return
+					}
+					if y < 0 {
+						continue
+					}
+					logp := x[base+y*inner+i] - mx[i]
+					logp -= lse[i]
+					wy := w(y)
+					nl := -wy * float64(logp)
+					pt.wsum += wy
+					pt.valid++
+					if none {
+						nll[e] = nl
+					} else {
+						pt.a += nl
+					}
+				}
+			})
+			parts[blk] = pt
+		}
+	})
+	var zeros []float64
+	if none {
+		zeros = make([]float64, m)
+	}
+	out, nllScale, _ := l.finish(target, parts, cls, nll, zeros)
+	return Record("CrossEntropy", out, func(g *Tensor) []*Tensor {
+		dx := empty(logits.shape...)
+		// With one gradient for the whole loss, the target's share
+		// g·scale·w(y) depends on the class only.
+		var share []float32
+		if !none {
+			share = make([]float32, c)
+			for k := range share {
+				share[k] = float32(float64(g.data[0]) * nllScale * w(k))
+			}
+		}
+		cpu.Parallel(blocks, func(lo, hi int) {
+			var ex, t, gy, sg [softmaxBlock]float32
+			for blk := lo; blk < hi; blk++ {
+				runs(blk, func(e0, n, base int) {
+					mx, lse, ex, t, gy, sg := maxs[e0:e0+n], lses[e0:e0+n], ex[:n], t[:n], gy[:n], sg[:n]
+					// LogSoftmax's backward, dx = gLS − exp(logp)·ΣgLS, where
+					// the gradient gLS of the log-probabilities is 0 − share
+					// at the target (as nllCore accumulates it into zeros)
+					// and +0 elsewhere; its sum over the classes, taken from
+					// +0 in class order, is then +0 + gLS[target].
+					var zero float32
+					for i := range n {
+						gy[i] = zero
+						if y := cls[e0+i]; y >= 0 {
+							if none {
+								gy[i] = zero - float32(float64(g.data[e0+i])*nllScale*w(int(y)))
+							} else {
+								gy[i] = zero - share[y]
+							}
+						}
+						sg[i] = zero + gy[i]
+					}
+					for k := 0; k < c; k++ {
+						xs, ds := x[base+k*inner:base+k*inner+n], dx.data[base+k*inner:base+k*inner+n]
+						for i, v := range xs {
+							ds[i] = v - mx[i]
+							ds[i] -= lse[i]
+						}
+						cpu.Exp(ex, ds)
+						for i, e := range ex {
+							ds[i] = zero - e*sg[i]
+						}
+					}
+					// The targets' entries: gLS − exp(logp)·ΣgLS with the
+					// same exponential (recomputed from the same value).
+					for i := range n {
+						t[i] = 0
+						if y := int(cls[e0+i]); y >= 0 {
+							t[i] = x[base+y*inner+i] - mx[i]
+							t[i] -= lse[i]
+						}
+					}
+					cpu.Exp(ex, t)
+					for i := range n {
+						if y := int(cls[e0+i]); y >= 0 {
+							dx.data[base+y*inner+i] = gy[i] - ex[i]*sg[i]
+						}
+					}
+				})
+			}
+		})
+		putBuf(maxs)
+		putBuf(lses)
+		return []*Tensor{dx, nil}
+	}, logits, target)
+}
 
 // reduce combines per-element losses l as r says.
 func reduce(l *Tensor, r Reduction) *Tensor {
