@@ -176,8 +176,21 @@ func StudyTable(runs []StudyRun) string {
 		}
 		b.WriteString("\n")
 	}
-	if len(runs) > 0 {
-		fmt.Fprintf(&b, "\nMean validation MIoU ± sample standard deviation over %d seed(s) per cell.\n", len(runs)/max(len(cells)*len(ks), 1))
+	lo, hi := 0, 0
+	for _, byK := range cells {
+		for _, c := range byK {
+			if lo == 0 || c.n < lo {
+				lo = c.n
+			}
+			hi = max(hi, c.n)
+		}
+	}
+	switch {
+	case hi == 0:
+	case lo == hi:
+		fmt.Fprintf(&b, "\nMean validation MIoU ± sample standard deviation over %d seed(s) per cell.\n", hi)
+	default:
+		fmt.Fprintf(&b, "\nMean validation MIoU ± sample standard deviation over %d to %d seeds per cell.\n", lo, hi)
 	}
 	return b.String()
 }

@@ -19,7 +19,7 @@ func TestStudyTableAndChart(t *testing.T) {
 		{K: 1, BR: false, Upsampler: "bilinear", Seed: 1, MIoU: 0.4},
 	}
 	tab := StudyTable(runs)
-	for _, want := range []string{"| decoder | k = 1 | k = 7 |", "| bilinear, BR | 0.550 ± 0.071 | 0.700 ± 0.000 |", "| bilinear, no BR | 0.400 ± 0.000 | |"} {
+	for _, want := range []string{"| decoder | k = 1 | k = 7 |", "| bilinear, BR | 0.550 ± 0.071 | 0.700 ± 0.000 |", "| bilinear, no BR | 0.400 ± 0.000 | |", "over 2 seed(s) per cell"} {
 		if !strings.Contains(tab, want) {
 			t.Errorf("table lacks %q:\n%s", want, tab)
 		}
