@@ -232,6 +232,14 @@ func PlotStudy(path string, runs []StudyRun) error {
 	}
 	p.Legend.Top = false
 	p.Legend.Left = false
+	if len(ks) > 0 {
+		p.X.Min, p.X.Max = float64(ks[0])-1, float64(ks[len(ks)-1])+1
+		var ticks []plot.Tick
+		for _, k := range ks {
+			ticks = append(ticks, plot.Tick{Value: float64(k), Label: fmt.Sprint(k)})
+		}
+		p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	}
 	c := vgimgCanvas(8*vg.Inch, 5*vg.Inch)
 	p.Draw(draw.New(c))
 	return savePNG(path, c)
