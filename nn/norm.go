@@ -531,30 +531,31 @@ func (m *BatchNorm2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 		}
 		varU := make([]float64, c)
 		meanF := make([]float32, c)
-		cpu.Parallel(c, func(lo, hi int) {
-			for ch := lo; ch < hi; ch++ {
-				var s, sq float64
-				for n := 0; n < nb; n++ {
-					bs, bq := sumSq(xd[(n*c+ch)*p : (n*c+ch+1)*p])
-					s += bs
-					sq += bq
-				}
-				mu := s / float64(cnt)
-				ss := sq - float64(cnt)*mu*mu // Σ(x − mu)², one pass
-				if ss <= 1e-8*float64(cnt)*mu*mu {
-					// The mean dwarfs the spread: take the centred sum.
-					ss = 0
-					for n := 0; n < nb; n++ {
-						ss += centredSq(xd[(n*c+ch)*p:(n*c+ch+1)*p], mu)
-					}
-				}
-				ss = max(ss, 0)
-				mean[ch] = mu
-				invstd[ch] = 1 / math.Sqrt(ss/float64(cnt)+m.Eps)
-				meanF[ch] = float32(mu)
-				varU[ch] = ss / float64(cnt-1)
+		// The statistics of a channel are taken right before it is
+		// normalised, in the same parallel pass, while it is in the cache.
+		stats := func(ch int) {
+			var s, sq float64
+			for n := 0; n < nb; n++ {
+				bs, bq := sumSq(xd[(n*c+ch)*p : (n*c+ch+1)*p])
+				s += bs
+				sq += bq
 			}
-		})
+			mu := s / float64(cnt)
+			ss := sq - float64(cnt)*mu*mu // Σ(x − mu)², one pass
+			if ss <= 1e-8*float64(cnt)*mu*mu {
+				// The mean dwarfs the spread: take the centred sum.
+				ss = 0
+				for n := 0; n < nb; n++ {
+					ss += centredSq(xd[(n*c+ch)*p:(n*c+ch+1)*p], mu)
+				}
+			}
+			ss = max(ss, 0)
+			mean[ch] = mu
+			invstd[ch] = 1 / math.Sqrt(ss/float64(cnt)+m.Eps)
+			meanF[ch] = float32(mu)
+			varU[ch] = ss / float64(cnt-1)
+		}
+		y := batchNormApply(x, m.Weight, m.Bias, mean, invstd, true, stats)
 		if tracking && m.Training() {
 			k := 1
 			if m.NumBatchesTracked != nil {
@@ -571,21 +572,23 @@ func (m *BatchNorm2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 			stochastic.EMAUpdate(m.RunningMean.Data(), meanF, mom)
 			stochastic.EMAUpdateWide(m.RunningVar.Data(), varU, mom)
 		}
-	} else {
-		rm, rv := m.RunningMean.Data(), m.RunningVar.Data()
-		for ch := 0; ch < c; ch++ {
-			mean[ch] = float64(rm[ch])
-			invstd[ch] = 1 / math.Sqrt(float64(rv[ch])+m.Eps)
-		}
+		return y
 	}
-	return batchNormApply(x, m.Weight, m.Bias, mean, invstd, useBatch)
+	rm, rv := m.RunningMean.Data(), m.RunningVar.Data()
+	for ch := 0; ch < c; ch++ {
+		mean[ch] = float64(rm[ch])
+		invstd[ch] = 1 / math.Sqrt(float64(rv[ch])+m.Eps)
+	}
+	return batchNormApply(x, m.Weight, m.Bias, mean, invstd, false, nil)
 }
 
 // batchNormApply normalises x (N, C, P) per channel with the given
 // statistics and records the backward pass; batchStats says whether they
-// came from x (so that the gradient flows through them). x̂ is recomputed
-// in the backward pass rather than stored.
-func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats bool) *tensor.Tensor {
+// came from x (so that the gradient flows through them). When stats is not
+// nil it is called for each channel, in the parallel pass, to fill mean and
+// invstd for that channel before it is normalised. x̂ is recomputed in the
+// backward pass rather than stored.
+func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats bool, stats func(ch int)) *tensor.Tensor {
 	nb, c := x.SizeOf(0), x.SizeOf(1)
 	p := 0
 	if nb*c > 0 {
@@ -604,6 +607,9 @@ func batchNormApply(x, w, b *tensor.Tensor, mean, invstd []float64, batchStats b
 	}
 	cpu.Parallel(c, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
+			if stats != nil {
+				stats(ch)
+			}
 			scale, shift := float32(1), float32(0)
 			if wd != nil {
 				scale = wd[ch]
