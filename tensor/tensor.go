@@ -52,7 +52,10 @@ type node struct {
 // BackwardFunc receives the gradient of the loss with respect to an
 // operation's output and returns the gradients with respect to each of its
 // inputs, in order, each of the input's shape. An entry may be nil for an
-// input that does not require a gradient (or receives none).
+// input that does not require a gradient (or receives none). It may return
+// gradOut itself or a view of it. The gradients it allocates belong to
+// Backward, which reuses their storage once they are used up, so it must
+// not keep them (nor gradOut) after it returns.
 type BackwardFunc func(gradOut *Tensor) []*Tensor
 
 // New returns a tensor of the given shape with the given data, which it takes
