@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,21 +9,9 @@ import (
 	"github.com/fovea-ml/fovea/data"
 )
 
-// runDataCmd runs `fovea args...` and returns its output and error.
-func runDataCmd(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	var out bytes.Buffer
-	rootCmd.SetOut(&out)
-	rootCmd.SetErr(&out)
-	rootCmd.SetArgs(args)
-	defer rootCmd.SetArgs(nil)
-	err := rootCmd.Execute()
-	return out.String(), err
-}
-
 func TestDataExportAndPreview(t *testing.T) {
 	dir := t.TempDir()
-	out, err := runDataCmd(t, "data", "export", "shapes", "--out", dir, "--train", "5", "--val", "2", "--size", "32", "--seed", "4", "--format", "png")
+	out, err := runFovea(t, "data", "export", "shapes", "--out", dir, "--train", "5", "--val", "2", "--size", "32", "--seed", "4", "--format", "png")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +31,7 @@ func TestDataExportAndPreview(t *testing.T) {
 	}
 
 	grid := filepath.Join(dir, "grid.png")
-	_, err = runDataCmd(t, "data", "preview", "--dataset", "voc", "--root", dir, "--split", "train", "--n", "4", "--cols", "2",
+	_, err = runFovea(t, "data", "preview", "--dataset", "voc", "--root", dir, "--split", "train", "--n", "4", "--cols", "2",
 		"--augment", "flip,crop:size=24x24,random-erasing:p=1:labels=ignore", "--out", grid)
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +57,7 @@ func TestDataCommandErrors(t *testing.T) {
 		{"data", "preview", "--out", filepath.Join(dir, "g.png"), "--dataset", "coco", "--ann", filepath.Join(dir, "nope.json"), "--images", dir},
 	}
 	for _, args := range cases {
-		if _, err := runDataCmd(t, args...); err == nil {
+		if _, err := runFovea(t, args...); err == nil {
 			t.Errorf("%v: want an error", args)
 		}
 	}

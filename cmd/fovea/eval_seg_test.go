@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"image"
 	"image/png"
@@ -11,18 +10,6 @@ import (
 	"strings"
 	"testing"
 )
-
-// runFovea runs the root command with args and returns stdout and the error.
-func runFovea(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	var out bytes.Buffer
-	rootCmd.SetOut(&out)
-	rootCmd.SetErr(&out)
-	rootCmd.SetArgs(args)
-	defer rootCmd.SetArgs(nil)
-	err := rootCmd.Execute()
-	return out.String(), err
-}
 
 func TestEvalSegGolden(t *testing.T) {
 	dir := "../../testdata/metrics/seg"
