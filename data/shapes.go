@@ -11,7 +11,7 @@ import (
 
 // ShapesClasses names the classes of the shapes dataset by label index:
 // 0 is background, 1..6 the six shape classes.
-var ShapesClasses = []string{"background", "circle", "square", "triangle", "ellipse", "star", "ring"}
+var ShapesClasses = []string{"background", "circle", "square", "triangle", "ellipse", "rectangle", "hexagon"}
 
 // ShapesConfig says how to generate the shapes dataset. The zero value of a
 // field means its default (see DefaultShapesConfig).
@@ -24,8 +24,11 @@ type ShapesConfig struct {
 	// Seed selects the dataset; the same seed gives the same images.
 	Seed uint64
 	// MinShapes and MaxShapes bound the number of shapes placed on an image
-	// (default 3 and 6; fewer end up placed when the image is too crowded).
+	// (default 2 and 5; fewer end up placed when the image is too crowded).
 	MinShapes, MaxShapes int
+	// MinRadius and MaxRadius bound the shapes' circumradius as a fraction
+	// of the image side (default 0.14 and 0.45; drawn log-uniform).
+	MinRadius, MaxRadius float64
 	// IgnoreBorder, if positive, sets to Ignore (255) every mask pixel within
 	// this many pixels (Chebyshev distance) of a boundary between two labels,
 	// as Pascal VOC does. The default 0 labels every pixel.
@@ -33,10 +36,10 @@ type ShapesConfig struct {
 }
 
 // DefaultShapesConfig returns the default shapes configuration: 128×128
-// images, 2,000 training and 400 validation images, seed 0, 3 to 6 shapes per
-// image, no ignore border.
+// images, 2,000 training and 400 validation images, seed 0, 2 to 5 shapes per
+// image of circumradius 14% to 45% of the side, no ignore border.
 func DefaultShapesConfig() ShapesConfig {
-	return ShapesConfig{Size: 128, Train: 2000, Val: 400, MinShapes: 3, MaxShapes: 6}
+	return ShapesConfig{Size: 128, Train: 2000, Val: 400, MinShapes: 2, MaxShapes: 5, MinRadius: 0.14, MaxRadius: 0.45}
 }
 
 // withDefaults fills the zero fields of c with their defaults.
@@ -57,6 +60,15 @@ func (c ShapesConfig) withDefaults() ShapesConfig {
 	if c.MaxShapes == 0 {
 		c.MaxShapes = max(d.MaxShapes, c.MinShapes)
 	}
+	if c.MinRadius == 0 {
+		c.MinRadius = d.MinRadius
+		if c.MaxRadius > 0 {
+			c.MinRadius = min(c.MinRadius, c.MaxRadius)
+		}
+	}
+	if c.MaxRadius == 0 {
+		c.MaxRadius = max(d.MaxRadius, c.MinRadius)
+	}
 	return c
 }
 
@@ -69,6 +81,8 @@ func (c ShapesConfig) validate() error {
 		return fmt.Errorf("data: shapes: negative split size (train %d, val %d)", c.Train, c.Val)
 	case c.MinShapes < 1 || c.MaxShapes < c.MinShapes || c.MaxShapes > 32:
 		return fmt.Errorf("data: shapes: want 1 <= min shapes (%d) <= max shapes (%d) <= 32", c.MinShapes, c.MaxShapes)
+	case !(c.MinRadius > 0 && c.MinRadius <= c.MaxRadius && c.MaxRadius <= 1):
+		return fmt.Errorf("data: shapes: want 0 < min radius (%g) <= max radius (%g) <= 1", c.MinRadius, c.MaxRadius)
 	case c.IgnoreBorder < 0 || c.IgnoreBorder > 8:
 		return fmt.Errorf("data: shapes: ignore border %d out of range (want 0..8)", c.IgnoreBorder)
 	}
@@ -83,14 +97,21 @@ func (c ShapesConfig) validate() error {
 //
 // Each image has a textured background (flat, gradient, stripes, checker or
 // smooth noise, in random colours), a few background-class stroke distractors,
-// and MinShapes..MaxShapes shapes (circle, square, triangle, ellipse, star,
-// ring) of random size (circumradius 7% to 28% of the image side, log-uniform),
+// and MinShapes..MaxShapes shapes (circle, square, triangle, ellipse,
+// rectangle, hexagon) of random size (circumradius MinRadius to MaxRadius of
+// the image side, log-uniform: by default 18 to 58 pixels at 128×128),
 // rotation, position and texture, whose colours are drawn independently of
 // their class. Later shapes occlude earlier ones, but never below 45% of an
 // earlier shape's visible area; shapes may be cut by the image border.
-// Per-pixel Gaussian noise (σ 0.02..0.07) covers everything. Telling a square
-// from a circle, or a ring from a circle, needs the whole outline: the inside
-// of a large shape looks the same for every class.
+// Per-pixel Gaussian noise (σ 0.02..0.07) covers everything.
+//
+// The classes come in look-alike pairs that only the global outline tells
+// apart — circle and ellipse (the same smooth curve, another aspect ratio),
+// square and rectangle (the same straight edges and right angles), triangle
+// and hexagon (straight edges, corners of 60° against 120°) — and the shapes
+// are large, so that most of a shape's pixels are far from any corner or
+// from the far side of the outline: labelling them needs a wide view, which
+// is what the GCN's large kernels give.
 type ShapesDataset struct {
 	cfg   ShapesConfig
 	split string
@@ -340,41 +361,28 @@ func abs32(v float32) float32 {
 // shape is one placed shape: class k (1..6) centred at (cx, cy), circumradius
 // r, rotation (cos, sin), and class-specific parameters.
 type shape struct {
-	k        int
-	cx, cy   float32
-	r        float32
-	cs, sn   float32
-	p        float32 // ellipse minor/major ratio, star inner ratio, ring inner ratio
-	x0, y0   int     // bounding box, clipped to the image
-	x1, y1   int
-	triCos   [3]float32
-	triSin   [3]float32
-	starVert [10][2]float32
+	k      int
+	cx, cy float32
+	r      float32
+	cs, sn float32
+	p      float32 // ellipse and rectangle: minor/major ratio
+	x0, y0 int     // bounding box, clipped to the image
+	x1, y1 int
+	triCos [3]float32
+	triSin [3]float32
 }
 
-func newShape(rng *rand.Rand, k, s int) *shape {
+func newShape(rng *rand.Rand, k, s int, rmin, rmax float64) *shape {
 	fs := float32(s)
 	sh := &shape{k: k}
-	sh.r = fs * 0.07 * float32(math.Exp(rng.Float64()*math.Log(0.28/0.07)))
+	sh.r = fs * float32(rmin*math.Exp(rng.Float64()*math.Log(rmax/rmin)))
 	sh.cx = fs * (0.08 + 0.84*rng.Float32())
 	sh.cy = fs * (0.08 + 0.84*rng.Float32())
 	ang := rng.Float64() * 2 * math.Pi
 	sh.cs, sh.sn = float32(math.Cos(ang)), float32(math.Sin(ang))
 	switch k {
-	case 4: // ellipse
+	case 4, 5: // ellipse, rectangle
 		sh.p = 0.4 + 0.25*rng.Float32()
-	case 5: // star
-		sh.p = 0.38 + 0.12*rng.Float32()
-		for i := 0; i < 10; i++ {
-			rad := float64(sh.r)
-			if i%2 == 1 {
-				rad *= float64(sh.p)
-			}
-			a := float64(i) * math.Pi / 5
-			sh.starVert[i] = [2]float32{float32(rad * math.Cos(a)), float32(rad * math.Sin(a))}
-		}
-	case 6: // ring
-		sh.p = 0.45 + 0.2*rng.Float32()
 	case 3: // triangle: outward normals of the three edges
 		for i := 0; i < 3; i++ {
 			a := math.Pi/3 + float64(i)*2*math.Pi/3
@@ -412,26 +420,12 @@ func (sh *shape) inside(x, y float32) bool {
 	case 4: // ellipse, semi-axes r and p·r
 		b := sh.p * r
 		return u*u*b*b+v*v*r*r <= r*r*b*b
-	case 5: // five-pointed star
-		if u*u+v*v > r*r {
-			return false
-		}
-		a := math.Atan2(float64(v), float64(u))
-		if a < 0 {
-			a += 2 * math.Pi
-		}
-		i := int(a / (math.Pi / 5))
-		if i > 9 {
-			i = 9
-		}
-		p, q := sh.starVert[i], sh.starVert[(i+1)%10]
-		// inside when (u,v) is on the origin's side of edge p→q
-		cross := (q[0]-p[0])*(v-p[1]) - (q[1]-p[1])*(u-p[0])
-		return cross >= 0
-	case 6: // ring
-		d := u*u + v*v
-		ri := sh.p * r
-		return d <= r*r && d >= ri*ri
+	case 5: // rectangle, half sides 0.85 r and p·0.85 r
+		a := 0.85 * r
+		return abs32(u) <= a && abs32(v) <= sh.p*a
+	case 6: // regular hexagon with circumradius r (inradius 0.866 r)
+		h := 0.8660254 * r
+		return abs32(u) <= h && abs32(0.5*u+0.8660254*v) <= h && abs32(0.5*u-0.8660254*v) <= h
 	}
 	return false
 }
@@ -472,7 +466,7 @@ func (g *shapesGen) render(rng *rand.Rand, cfg ShapesConfig) (pix, mask, inst []
 		var sh *shape
 		k := 1 + rng.IntN(6)
 		for try := 0; try < 20 && !ok; try++ {
-			sh = newShape(rng, k, s)
+			sh = newShape(rng, k, s, cfg.MinRadius, cfg.MaxRadius)
 			ok = g.fits(sh, placed, visible, areas)
 		}
 		if !ok {

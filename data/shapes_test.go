@@ -2,6 +2,8 @@ package data
 
 import (
 	"bytes"
+	"math"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 )
@@ -129,7 +131,8 @@ func TestShapesIgnoreBorder(t *testing.T) {
 }
 
 func TestShapesConfigErrors(t *testing.T) {
-	for _, cfg := range []ShapesConfig{{Size: 8}, {Train: -1}, {MinShapes: 5, MaxShapes: 2}} {
+	for _, cfg := range []ShapesConfig{{Size: 8}, {Train: -1}, {MinShapes: 5, MaxShapes: 2},
+		{MinRadius: 0.3, MaxRadius: 0.2}, {MinRadius: -0.1}, {MaxRadius: 1.5}} {
 		if _, err := Shapes(cfg, "train"); err == nil {
 			t.Errorf("%+v: want an error", cfg)
 		}
@@ -142,5 +145,50 @@ func TestShapesConfigErrors(t *testing.T) {
 func BenchmarkShapes(b *testing.B) {
 	for b.Loop() {
 		GenerateShapes(ShapesConfig{Seed: 1}, "train", 100)
+	}
+}
+
+// TestShapeAreas checks each class's geometry by counting the pixels inside a
+// large shape against its area in closed form.
+func TestShapeAreas(t *testing.T) {
+	const r = 200.0
+	rng := rand.New(rand.NewPCG(1, 2))
+	for k := 1; k <= 6; k++ {
+		sh := newShape(rng, k, 1000, r/1000, r/1000)
+		sh.cx, sh.cy = 500, 500
+		sh.x0, sh.y0, sh.x1, sh.y1 = 0, 0, 1000, 1000
+		n := 0
+		for y := 0; y < 1000; y++ {
+			for x := 0; x < 1000; x++ {
+				if sh.inside(float32(x)+0.5, float32(y)+0.5) {
+					n++
+				}
+			}
+		}
+		p := float64(sh.p)
+		want := map[int]float64{
+			1: math.Pi * r * r,                                // circle
+			2: 4 * 0.8 * 0.8 * r * r,                          // square, half side 0.8 r
+			3: 3 * math.Sqrt(3) / 4 * (1.15 * r) * (1.15 * r), // equilateral triangle, circumradius 1.15 r
+			4: math.Pi * r * p * r,                            // ellipse
+			5: 4 * 0.85 * 0.85 * p * r * r,                    // rectangle
+			6: 3 * math.Sqrt(3) / 2 * r * r,                   // hexagon
+		}[k]
+		if math.Abs(float64(n)-want) > 0.01*want {
+			t.Errorf("%s: %d pixels inside, want about %.0f", ShapesClasses[k], n, want)
+		}
+	}
+}
+
+func TestShapesRadius(t *testing.T) {
+	d := GenerateShapes(ShapesConfig{Size: 128, Seed: 4, MinRadius: 0.05, MaxRadius: 0.08, MinShapes: 3, MaxShapes: 3}, "train", 20)
+	for i := 0; i < d.Len(); i++ {
+		s, _ := d.Get(i)
+		for _, b := range s.Boxes {
+			// The widest class (square, triangle) reaches 1.15 r from its centre.
+			if b.Width() > 2*1.16*0.08*128+1 || b.Height() > 2*1.16*0.08*128+1 {
+				t.Fatalf("image %d: box %+v larger than the largest radius allows", i, b)
+			}
+		}
 	}
 }
