@@ -1,6 +1,7 @@
 package functional_test
 
 import (
+	"math/rand/v2"
 	"syscall"
 	"testing"
 	"time"
@@ -141,5 +142,18 @@ func BenchmarkConvTranspose2dBackward(b *testing.B) {
 	g := tensor.Ones(8, 32, 64, 64)
 	benchLoop(b, func() {
 		functional.ConvTranspose2d(x, w, bias, opt).BackwardWith(g)
+	})
+}
+
+// BenchmarkMaxPool3x3Stem is the ResNet stem's 3×3 stride-2 max pooling with
+// padding 1 on the default GCN's (16, 32, 64, 64) feature map, forward and
+// backward.
+func BenchmarkMaxPool3x3Stem(b *testing.B) {
+	x := tensor.RandNormal(rand.New(rand.NewPCG(1, 2)), 0, 1, 16, 32, 64, 64).SetRequiresGrad(true)
+	g := tensor.Ones(16, 32, 32, 32)
+	opt := functional.MaxPool2dOptions{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Padding: [2]int{1, 1}}
+	benchLoop(b, func() {
+		y, _ := functional.MaxPool2d(x, opt)
+		y.BackwardWith(g)
 	})
 }

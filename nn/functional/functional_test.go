@@ -237,3 +237,42 @@ func TestMaxPoolNaN(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPoolTiesAndZeros checks the integer-key path of MaxPool2d against a
+// plain float loop on values full of ties, signed zeros and infinities: the
+// first maximum in row-major window order wins, and −0 equals +0.
+func TestMaxPoolTiesAndZeros(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	pool := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 2, -2, float32(math.Inf(1)), float32(math.Inf(-1)), 1.5e-39, -1.5e-39}
+	for _, c := range []struct{ k, s, p, h, w int }{{3, 2, 1, 9, 8}, {3, 1, 1, 5, 6}, {2, 1, 0, 4, 7}, {5, 3, 2, 11, 10}, {3, 2, 0, 7, 7}} {
+		x := tensor.Zeros(2, 3, c.h, c.w)
+		for i := range x.Data() {
+			x.Data()[i] = pool[rng.IntN(len(pool))]
+		}
+		v, idx := functional.MaxPool2d(x, functional.MaxPool2dOptions{Kernel: [2]int{c.k, c.k}, Stride: [2]int{c.s, c.s}, Padding: [2]int{c.p, c.p}})
+		oh, ow := v.SizeOf(2), v.SizeOf(3)
+		for pl := 0; pl < 6; pl++ {
+			src := x.Data()[pl*c.h*c.w : (pl+1)*c.h*c.w]
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					best, bi := float32(math.Inf(-1)), -1
+					for y := oy*c.s - c.p; y < oy*c.s-c.p+c.k; y++ {
+						for xx := ox*c.s - c.p; xx < ox*c.s-c.p+c.k; xx++ {
+							if y < 0 || y >= c.h || xx < 0 || xx >= c.w {
+								continue
+							}
+							if val := src[y*c.w+xx]; bi < 0 || val > best {
+								best, bi = val, y*c.w+xx
+							}
+						}
+					}
+					o := pl*oh*ow + oy*ow + ox
+					got, gi := v.Data()[o], int(idx.Data()[o])
+					if gi != bi || math.Float32bits(got) != math.Float32bits(best) {
+						t.Fatalf("%+v plane %d out (%d,%d): got %v at %d, want %v at %d", c, pl, oy, ox, got, gi, best, bi)
+					}
+				}
+			}
+		}
+	}
+}

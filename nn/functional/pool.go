@@ -122,11 +122,18 @@ func MaxPool2d(x *tensor.Tensor, opt MaxPool2dOptions) (values, indices *tensor.
 	fast := g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 &&
 		g.dh == 1 && g.dw == 1 && 2*g.oh <= g.h && 2*g.ow <= g.w
 	parallelFor(g.planes, planeGrain(ohw*g.kh*g.kw), func(lo, hi int) {
+		var keys []int32
 		for p := lo; p < hi; p++ {
 			src, dst, di := xd[p*hw:(p+1)*hw], yd[p*ohw:(p+1)*ohw], id[p*ohw:(p+1)*ohw]
 			if fast {
 				maxPool2x2(dst, di, src, g.w, g.oh, g.ow)
 				continue
+			}
+			if g.dh == 1 && g.dw == 1 {
+				if keys = orderKeys(keys, src); keys != nil {
+					maxPoolKeys(dst, di, src, keys, g)
+					continue
+				}
 			}
 			for oy := 0; oy < g.oh; oy++ {
 				y0 := oy*g.sh - g.ph
@@ -187,6 +194,55 @@ func maxPool2x2(dst, di, src []float32, w, oh, ow int) {
 				best, bi = v, base+w+x0+1
 			}
 			d[ox], dix[ox] = best, float32(bi)
+		}
+	}
+}
+
+// orderKeys returns, in buf (grown as needed), integer keys of the values of
+// src that order as the values do, with −0 and +0 equal, or nil if src holds
+// a NaN. Comparing keys compiles to conditional moves where comparing floats
+// branches, and the branches of a running maximum over noise mispredict.
+func orderKeys(buf []int32, src []float32) []int32 {
+	if cap(buf) < len(src) {
+		buf = make([]int32, len(src))
+	}
+	buf = buf[:len(src)]
+	nan := false
+	for i, v := range src {
+		b := int32(math.Float32bits(v))
+		mag := b & 0x7fffffff
+		nan = nan || mag > 0x7f800000
+		m := b >> 31 // 0 or −1
+		buf[i] = (mag ^ m) - m
+	}
+	if nan {
+		return nil
+	}
+	return buf
+}
+
+// maxPoolKeys is the general MaxPool2d loop (dilation 1) of one plane on the
+// order keys of src: the same windows, the same first maximum in row-major
+// order.
+func maxPoolKeys(dst, di, src []float32, keys []int32, g poolGeom) {
+	for oy := 0; oy < g.oh; oy++ {
+		y0 := max(oy*g.sh-g.ph, 0)
+		y1 := min(oy*g.sh-g.ph+g.kh, g.h)
+		for ox := 0; ox < g.ow; ox++ {
+			x0 := max(ox*g.sw-g.pw, 0)
+			x1 := min(ox*g.sw-g.pw+g.kw, g.w)
+			bi := y0*g.w + x0
+			best := keys[bi]
+			for y := y0; y < y1; y++ {
+				row := keys[y*g.w+x0 : y*g.w+x1]
+				for j, k := range row {
+					// if k > best { best, bi = k, … } without a branch
+					m := (int64(best) - int64(k)) >> 63
+					best ^= (best ^ k) & int32(m)
+					bi ^= (bi ^ (y*g.w + x0 + j)) & int(m)
+				}
+			}
+			dst[oy*g.ow+ox], di[oy*g.ow+ox] = src[bi], float32(bi)
 		}
 	}
 }
