@@ -154,13 +154,13 @@ func buildConvView(p ConvParams) *convView {
 	return v
 }
 
-// fill writes the phase planes of one image-group xg (cg, H, W) into buf;
-// scratch is space for W values.
-func (v *convView) fill(xg, buf, scratch []float32) {
+// fill writes the phase planes of one image-group xg (cg, H, W) into buf
+// (bufLen values).
+func (v *convView) fill(xg, buf []float32) {
 	p := v.p
 	sh, sw := p.StrideH, p.StrideW
 	if sw == 2 {
-		v.fill2(xg, buf, scratch)
+		v.fill2(xg, buf)
 		return
 	}
 	for a := 0; a < sh; a++ {
@@ -210,7 +210,7 @@ func (v *convView) fill(xg, buf, scratch []float32) {
 // fill2 is fill for StrideW == 2: each input row is split into its even
 // and odd columns straight into the two column phases' rows, and only the
 // few border positions are set one by one.
-func (v *convView) fill2(xg, buf, scratch []float32) {
+func (v *convView) fill2(xg, buf []float32) {
 	p := v.p
 	sh := p.StrideH
 	// Phase b holds padded column 2j+b, input column 2j + t with t = b − PadW:
@@ -280,7 +280,8 @@ func fillBorder(row, srow []float32, q, odd, iStart, iEnd int) {
 
 // convBufs holds one goroutine's convolution scratch space.
 type convBufs struct {
-	phase, out, wt, row []float32
+	phase, out, wt []float32
+	offs           []int32
 }
 
 var convBufPool = sync.Pool{New: func() any { return new(convBufs) }}
@@ -294,8 +295,7 @@ func (v *convView) source(x []float32, n, g int, bufs *convBufs) ([]float32, int
 		return xg, 0
 	}
 	bufs.phase = grow(bufs.phase, v.bufLen)
-	bufs.row = grow(bufs.row, p.W)
-	v.fill(xg, bufs.phase, bufs.row)
+	v.fill(xg, bufs.phase)
 	return bufs.phase, 0
 }
 
@@ -359,6 +359,10 @@ func Conv2dForward(p ConvParams, x, w, bias, y []float32) {
 		return
 	}
 	v := newConvView(p)
+	if chunk := v.forwardChunk(); chunk > 1 {
+		convForwardBatched(v, x, w, bias, y, chunk)
+		return
+	}
 	ohw := v.oh * v.ow
 	one := func(n, g int, threaded bool) {
 		bufs := convBufPool.Get().(*convBufs)
@@ -456,6 +460,10 @@ func Conv2dBackwardData(p ConvParams, dy, w, dx []float32) {
 	cg, coutG := p.C/p.Groups, p.Cout/p.Groups
 	kdim := cg * p.KH * p.KW
 	ohw := oh * ow
+	if chunk := dataChunk(p); chunk > 1 {
+		convBackwardDataBatched(p, dy, w, dx, chunk)
+		return
+	}
 	one := func(n, g int, threaded bool) {
 		bufs := convBufPool.Get().(*convBufs)
 		defer convBufPool.Put(bufs)
@@ -503,6 +511,10 @@ func Conv2dBackwardWeight(p ConvParams, x, dy, dw, dbias []float32) {
 		return
 	}
 	v := newConvView(p)
+	if chunk := v.weightChunk(); chunk > 1 {
+		convBackwardWeightBatched(v, x, dy, dw, chunk)
+		return
+	}
 	// Each thread accumulates into its own copy of dw.
 	threads := Threads()
 	parts := 1
@@ -636,12 +648,20 @@ func Col2im(p ConvParams, col, xg []float32) {
 	if len(xg) != cg*p.H*p.W || len(col) != cg*p.KH*p.KW*oh*ow {
 		panic(fmt.Sprintf("cpu.Col2im: x has %d values and col %d, want %d and %d for %v", len(xg), len(col), cg*p.H*p.W, cg*p.KH*p.KW*oh*ow, p))
 	}
+	col2im(p, col, oh*ow, xg)
+}
+
+// col2im is Col2im (p normalised, sizes checked) reading row r of the patch
+// matrix from col[r·ld:].
+func col2im(p ConvParams, col []float32, ld int, xg []float32) {
+	oh, ow := p.OutH(), p.OutW()
+	cg := p.C / p.Groups
 	r := 0
 	for c := 0; c < cg; c++ {
 		plane := xg[c*p.H*p.W : (c+1)*p.H*p.W]
 		for kh := 0; kh < p.KH; kh++ {
 			for kw := 0; kw < p.KW; kw++ {
-				src := col[r*oh*ow : (r+1)*oh*ow]
+				src := col[r*ld : r*ld+oh*ow]
 				r++
 				for y := 0; y < oh; y++ {
 					row := src[y*ow : (y+1)*ow]

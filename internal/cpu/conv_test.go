@@ -182,6 +182,8 @@ func TestConvPanics(t *testing.T) {
 // dilation and grouping mix, odd sizes) against the definition.
 func TestConvRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 18))
+	savedCols := batchCols
+	defer func() { batchCols = savedCols }()
 	for i := 0; i < 60; i++ {
 		g := 1 + rng.IntN(3)
 		p := ConvParams{
@@ -202,15 +204,92 @@ func TestConvRandom(t *testing.T) {
 		gy := randSlice(rng, p.N*p.Cout*p.OutH()*p.OutW())
 		wantY, wantDx, wantDw, wantDb := naiveConv(p, x, w, b, gy)
 		scale := 1 + math.Sqrt(float64(len(w)))
-		y := make([]float32, len(gy))
-		Conv2dForward(p, x, w, b, y)
-		closeTo(t, fmt.Sprint(p, " y"), y, wantY, scale)
-		dx := make([]float32, len(x))
-		Conv2dBackwardData(p, gy, w, dx)
-		closeTo(t, fmt.Sprint(p, " dx"), dx, wantDx, scale)
-		dw, db := make([]float32, len(w)), make([]float32, len(b))
-		Conv2dBackwardWeight(p, x, gy, dw, db)
-		closeTo(t, fmt.Sprint(p, " dw"), dw, wantDw, scale*10)
-		closeTo(t, fmt.Sprint(p, " db"), db, wantDb, scale*10)
+		for _, cols := range []int{savedCols, 0} { // batched (when it applies) and image by image
+			batchCols = cols
+			name := fmt.Sprintf("%v batchCols=%d", p, cols)
+			y := make([]float32, len(gy))
+			Conv2dForward(p, x, w, b, y)
+			closeTo(t, name+" y", y, wantY, scale)
+			dx := make([]float32, len(x))
+			Conv2dBackwardData(p, gy, w, dx)
+			closeTo(t, name+" dx", dx, wantDx, scale)
+			dw, db := make([]float32, len(w)), make([]float32, len(b))
+			Conv2dBackwardWeight(p, x, gy, dw, db)
+			closeTo(t, name+" dw", dw, wantDw, scale*10)
+			closeTo(t, name+" db", db, wantDb, scale*10)
+		}
 	}
+}
+
+// batchedConvCases are convolutions of several images with small maps,
+// which run as GEMMs over chunks of images (see conv_batch.go): strides,
+// padding, 1×1, 7×1 and 1×7 kernels, direct views, maps whose size is not a
+// multiple of the micro-tile width, and batches whose GEMMs span several
+// blocks of columns and depth.
+func batchedConvCases() []ConvParams {
+	return []ConvParams{
+		{N: 4, C: 5, H: 4, W: 4, Cout: 50, KH: 3, KW: 3, PadH: 1, PadW: 1},
+		{N: 5, C: 7, H: 7, W: 9, Cout: 9, KH: 3, KW: 3, PadH: 1, PadW: 1},
+		{N: 4, C: 6, H: 9, W: 8, Cout: 10, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+		{N: 3, C: 8, H: 5, W: 7, Cout: 12, KH: 1, KW: 1},                        // direct view
+		{N: 4, C: 6, H: 7, W: 8, Cout: 9, KH: 1, KW: 1, StrideH: 2, StrideW: 2}, // one phase of four used
+		{N: 3, C: 4, H: 5, W: 5, Cout: 6, KH: 1, KW: 1, PadH: 1, PadW: 1},       // general data gradient, stride 1
+		{N: 3, C: 10, H: 6, W: 5, Cout: 7, KH: 7, KW: 1, PadH: 3},               // no thrown-away columns
+		{N: 2, C: 4, H: 9, W: 3, Cout: 5, KH: 7, KW: 1},                         // direct view, 7×1
+		{N: 3, C: 10, H: 5, W: 6, Cout: 20, KH: 1, KW: 7, PadW: 3},              // shifted view, 7 shifts
+		{N: 3, C: 6, H: 4, W: 4, Cout: 7, KH: 1, KW: 7, PadW: 3},                // weight gradient image by image
+		{N: 3, C: 4, H: 11, W: 10, Cout: 17, KH: 3, KW: 2, StrideH: 3, StrideW: 2, PadH: 2, PadW: 1, DilH: 2, DilW: 2},
+		{N: 2, C: 30, H: 5, W: 5, Cout: 20, KH: 3, KW: 3, PadH: 1, PadW: 1},              // packed A in the weight gradient
+		{N: 10, C: 3, H: 7, W: 7, Cout: 5, KH: 3, KW: 3, PadH: 1, PadW: 1},               // several column blocks
+		{N: 9, C: 3, H: 7, W: 7, Cout: 6, KH: 3, KW: 3, PadH: 1, PadW: 1},                // depth blocks split images
+		{N: 9, C: 3, H: 7, W: 7, Cout: 5, KH: 7, KW: 1, PadH: 3},                         // likewise, no thrown-away columns
+		{N: 3, C: 2, H: 6, W: 5, Cout: 3, KH: 2, KW: 3, StrideH: 1, StrideW: 3, PadW: 2}, // stride 3 across
+	}
+}
+
+// TestConvBatched checks the batched convolutions against the definition,
+// with the whole batch in one GEMM, in chunks of a few images, with the
+// default chunks and image by image, on every kernel and 1 and 2 threads.
+func TestConvBatched(t *testing.T) {
+	for _, p := range batchedConvCases() {
+		if c := newConvView(p.norm()).forwardChunk(); c < 2 {
+			t.Errorf("%v: forward chunks of %d images, want the batched path", p, c)
+		}
+	}
+	savedCols := batchCols
+	defer func() { batchCols = savedCols }()
+	forEachKernel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(21, 22))
+		for _, p := range batchedConvCases() {
+			x := randSlice(rng, p.N*p.C*p.H*p.W)
+			w := randSlice(rng, p.Cout*p.C*p.KH*p.KW)
+			b := randSlice(rng, p.Cout)
+			g := randSlice(rng, p.N*p.Cout*p.OutH()*p.OutW())
+			wantY, wantDx, wantDw, wantDb := naiveConv(p, x, w, b, g)
+			wantY0, _, _, _ := naiveConv(p, x, w, nil, g)
+			scale := 1 + math.Sqrt(float64(len(w)))
+			for _, threads := range []int{1, 2} {
+				saved := Threads()
+				SetThreads(threads)
+				for _, cols := range []int{1 << 30, 24, savedCols, 0} {
+					batchCols = cols
+					name := fmt.Sprintf("threads=%d batchCols=%d %v", threads, cols, p)
+					y := randSlice(rng, len(g))
+					Conv2dForward(p, x, w, b, y)
+					closeTo(t, name+" y", y, wantY, scale)
+					Conv2dForward(p, x, w, nil, y)
+					closeTo(t, name+" y (no bias)", y, wantY0, scale)
+					dx := randSlice(rng, len(x))
+					Conv2dBackwardData(p, g, w, dx)
+					closeTo(t, name+" dx", dx, wantDx, scale)
+					dw := randSlice(rng, len(w))
+					db := randSlice(rng, len(b))
+					Conv2dBackwardWeight(p, x, g, dw, db)
+					closeTo(t, name+" dw", dw, wantDw, scale*10)
+					closeTo(t, name+" db", db, wantDb, scale*10)
+				}
+				SetThreads(saved)
+			}
+		}
+	})
 }
