@@ -98,6 +98,10 @@ type convView struct {
 	offHi      int32
 	direct     bool // x itself is the buffer (stride 1, no padding, KW == 1)
 	exactWidth bool // wq == ow: no thrown-away columns
+	// phaseUsed[a·StrideW + b] says whether some kernel position reads
+	// phase (a, b); fill only clears the others (1×1 strided kernels read
+	// one phase of StrideH·StrideW).
+	phaseUsed []bool
 }
 
 // viewCache keeps the views of the convolutions seen so far (they are
@@ -137,6 +141,12 @@ func buildConvView(p ConvParams) *convView {
 		panic(fmt.Sprintf("cpu: convolution %v: one image-group has 2³¹ values or more, beyond the kernels' 32-bit offsets", p))
 	}
 	v.offs = make([]int32, v.kdim)
+	v.phaseUsed = make([]bool, phases)
+	for kh := 0; kh < p.KH; kh++ {
+		for kw := 0; kw < p.KW; kw++ {
+			v.phaseUsed[kh*p.DilH%p.StrideH*p.StrideW+kw*p.DilW%p.StrideW] = true
+		}
+	}
 	for ci := 0; ci < v.cg; ci++ {
 		for kh := 0; kh < p.KH; kh++ {
 			for kw := 0; kw < p.KW; kw++ {
@@ -165,6 +175,10 @@ func (v *convView) fill(xg, buf []float32) {
 	}
 	for a := 0; a < sh; a++ {
 		for b := 0; b < sw; b++ {
+			if !v.phaseUsed[a*sw+b] {
+				clear(buf[(a*sw+b)*v.cg*v.plane : (a*sw+b+1)*v.cg*v.plane])
+				continue
+			}
 			for ci := 0; ci < v.cg; ci++ {
 				src := xg[ci*p.H*p.W : (ci+1)*p.H*p.W]
 				dst := buf[((a*sw+b)*v.cg+ci)*v.plane : ((a*sw+b)*v.cg+ci+1)*v.plane]
@@ -229,6 +243,10 @@ func (v *convView) fill2(xg, buf []float32) {
 	iStart := max(0, qe, qo)
 	iEnd := min(pairs, v.wq+qe, v.wq+qo)
 	for a := 0; a < sh; a++ {
+		if !v.phaseUsed[a*2] && !v.phaseUsed[a*2+1] {
+			clear(buf[a*2*v.cg*v.plane : (a+1)*2*v.cg*v.plane])
+			continue
+		}
 		for ci := 0; ci < v.cg; ci++ {
 			src := xg[ci*p.H*p.W : (ci+1)*p.H*p.W]
 			re := buf[((a*2+be)*v.cg+ci)*v.plane : ((a*2+be)*v.cg+ci+1)*v.plane]
