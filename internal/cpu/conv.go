@@ -434,11 +434,16 @@ func flippedWeights(p ConvParams, w, dst []float32) {
 	kk := p.KH * p.KW
 	for g := 0; g < p.Groups; g++ {
 		for co := 0; co < coutG; co++ {
+			src := w[(g*coutG+co)*cg*kk : (g*coutG+co+1)*cg*kk]
 			for ci := 0; ci < cg; ci++ {
-				src := w[((g*coutG+co)*cg+ci)*kk : ((g*coutG+co)*cg+ci+1)*kk]
-				d := dst[((g*cg+ci)*coutG+co)*kk : ((g*cg+ci)*coutG+co+1)*kk]
-				for i, val := range src {
-					d[kk-1-i] = val
+				s := src[ci*kk : ci*kk+kk]
+				d := dst[((g*cg+ci)*coutG+co)*kk:][:len(s)]
+				if len(s) == 9 {
+					d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8] = s[8], s[7], s[6], s[5], s[4], s[3], s[2], s[1], s[0]
+					continue
+				}
+				for i := range d {
+					d[i] = s[len(s)-1-i]
 				}
 			}
 		}
