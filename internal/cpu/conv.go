@@ -98,6 +98,8 @@ type convView struct {
 	offHi      int32
 	direct     bool // x itself is the buffer (stride 1, no padding, KW == 1)
 	exactWidth bool // wq == ow: no thrown-away columns
+	// rowOffs[y] = y·W: the input rows, for fill1.
+	rowOffs []int32
 	// phaseUsed[a·StrideW + b] says whether some kernel position reads
 	// phase (a, b); fill only clears the others (1×1 strided kernels read
 	// one phase of StrideH·StrideW).
@@ -141,6 +143,12 @@ func buildConvView(p ConvParams) *convView {
 		panic(fmt.Sprintf("cpu: convolution %v: one image-group has 2³¹ values or more, beyond the kernels' 32-bit offsets", p))
 	}
 	v.offs = make([]int32, v.kdim)
+	if phases == 1 {
+		v.rowOffs = make([]int32, p.H)
+		for y := range v.rowOffs {
+			v.rowOffs[y] = int32(y * p.W)
+		}
+	}
 	v.phaseUsed = make([]bool, phases)
 	for kh := 0; kh < p.KH; kh++ {
 		for kw := 0; kw < p.KW; kw++ {
@@ -169,6 +177,10 @@ func buildConvView(p ConvParams) *convView {
 func (v *convView) fill(xg, buf []float32) {
 	p := v.p
 	sh, sw := p.StrideH, p.StrideW
+	if sh == 1 && sw == 1 {
+		v.fill1(xg, buf)
+		return
+	}
 	if sw == 2 {
 		v.fill2(xg, buf)
 		return
@@ -218,6 +230,29 @@ func (v *convView) fill(xg, buf []float32) {
 			}
 		}
 	}
+	clear(buf[len(buf)-v.wq:])
+}
+
+// fill1 is fill for stride 1, where the one phase plane is the padded
+// image (Hq = H + 2·PadH, Wq = W + 2·PadW). The image rows of a channel are
+// copied by one packing call whose rows are Wq apart, each row followed by
+// Wq − W zeros: its own right padding and the next row's left padding.
+func (v *convView) fill1(xg, buf []float32) {
+	p := v.p
+	hw := p.H * p.W
+	top := p.PadH*v.wq + p.PadW // values before the first image value
+	end := top + p.H*v.wq       // after the last row and the zeros it writes
+	for ci := 0; ci < v.cg; ci++ {
+		dst := buf[ci*v.plane:]
+		clear(dst[:top])
+		packRowsLanesIn(dst[top:], xg, ci*hw, v.rowOffs, 0, int32((p.H-1)*p.W), p.W, v.wq, v.wq)
+		if end < v.plane {
+			clear(dst[end:v.plane])
+		}
+	}
+	// With PadH == 0 the last row's zeros run PadW values past its plane:
+	// into the next plane's top, cleared after, or from the last plane into
+	// the slack, cleared here.
 	clear(buf[len(buf)-v.wq:])
 }
 
