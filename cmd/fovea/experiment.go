@@ -15,9 +15,9 @@ import (
 )
 
 func init() {
-	exp := &cobra.Command{Use: "experiment", Short: "Run studies made of many short trainings"}
+	exp := &cobra.Command{Use: "experiment", Short: "Run studies made of many trainings"}
 	base := train.DefaultConfig()
-	base.Epochs, base.TrainN, base.ValN, base.Out = 6, 1000, 400, "runs/large-kernel"
+	base.Epochs, base.TrainN, base.ValN, base.Out = 10, 2000, 400, "runs/large-kernel"
 	base.TimeBudget = 0 // every run of a study trains its full epochs
 	ks := []int{1, 3, 7, 11, 15}
 	brs := []bool{true, false}
@@ -26,7 +26,7 @@ func init() {
 	lk := &cobra.Command{
 		Use:   "large-kernel",
 		Short: "Train the GCN for a range of kernel sizes k, with and without BR, with each upsampler; table and chart of MIoU against k",
-		Long: `The large-kernel study of Peng et al. (2017) on fovea's data: short trainings of the GCN
+		Long: `The large-kernel study of Peng et al. (2017) on fovea's data: trainings of the GCN
 for every kernel size --k, with and without Boundary Refinement (--br), with each decoder
 upsampler (--upsamplers), each repeated for every --seeds value so that an effect can be
 told from seed noise. Writes study.md (mean ± std MIoU per setting), study.json (every
