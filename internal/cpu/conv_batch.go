@@ -124,15 +124,17 @@ func convForwardBatched(v *convView, x, w, bias, y []float32, chunk int) {
 	p := v.p
 	ohw := v.oh * v.ow
 	chw := p.C * p.H * p.W
-	bufs := convBufPool.Get().(*convBufs)
-	defer convBufPool.Put(bufs)
-	for n0 := 0; n0 < p.N; n0 += chunk {
-		nb := min(chunk, p.N-n0)
+	forChunks(p.N, chunk, func(n0, nb int, bufs *convBufs, threaded bool) {
 		cols := nb * ohw
 		buf, stride := v.chunkSource(x[n0*chw:], nb, bufs)
 		bufs.out = grow(bufs.out, p.Cout*cols)
 		c := bufs.out
-		gemmParallel(active, p.Cout, cols, v.kdim, 1, matPacker(w, v.kdim), v.chunkColPacker(buf, stride), 0, c, cols, bias, nil)
+		pa, pb := matPacker(w, v.kdim), v.chunkColPacker(buf, stride)
+		if threaded {
+			gemmParallel(active, p.Cout, cols, v.kdim, 1, pa, pb, 0, c, cols, bias, nil)
+		} else {
+			gemmPacked(active, p.Cout, cols, v.kdim, 1, pa, pb, 0, c, cols, bias, nil)
+		}
 		yc := y[n0*p.Cout*ohw:]
 		ParallelGrain(nb, max(1, (1<<14)/(p.Cout*ohw)), func(lo, hi int) {
 			for n := lo; n < hi; n++ {
@@ -141,7 +143,50 @@ func convForwardBatched(v *convView, x, w, bias, y []float32, chunk int) {
 				}
 			}
 		})
+	})
+}
+
+// forChunks runs one(n0, nb, bufs, threaded) for the chunks [n0, n0+nb) of
+// a batch of n images, each with scratch bufs of its own: like runImages,
+// either spreading whole chunks over the threads (threaded false) or
+// running them in order with threaded inner work.
+func forChunks(n, chunk int, one func(n0, nb int, bufs *convBufs, threaded bool)) {
+	chunks := (n + chunk - 1) / chunk
+	run := func(c int, threaded bool) {
+		bufs := convBufPool.Get().(*convBufs)
+		defer convBufPool.Put(bufs)
+		one(c*chunk, min(chunk, n-c*chunk), bufs, threaded)
 	}
+	if splitImages(chunks) {
+		Parallel(chunks, func(lo, hi int) {
+			for c := lo; c < hi; c++ {
+				run(c, false)
+			}
+		})
+		return
+	}
+	for c := 0; c < chunks; c++ {
+		run(c, true)
+	}
+}
+
+// gemmColumns is gemmParallel splitting only the columns of C over the
+// threads, so that each thread packs all of A but only its own columns of
+// B: for products whose B (k×n) is much larger than A (m×k), where a
+// split by rows would have every thread pack all of B.
+func gemmColumns(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker, beta float32, c []float32, ldc int, da *directA) {
+	nTiles := (n + kern.nr - 1) / kern.nr
+	parts := min(Threads(), nTiles)
+	if parts < 2 || float64(m)*float64(n)*float64(k) < parallelMinMNK {
+		gemmPacked(kern, m, n, k, alpha, pa, pb, beta, c, ldc, nil, da)
+		return
+	}
+	parallelTasks(parts, func(t int) {
+		lo := t * nTiles / parts * kern.nr
+		hi := min(n, (t+1)*nTiles/parts*kern.nr)
+		sub := func(p0, kc, j0, nc, nr int, dst []float32) { pb(p0, kc, lo+j0, nc, nr, dst) }
+		gemmPacked(kern, m, hi-lo, k, alpha, pa, sub, beta, c[lo:], ldc, nil, da)
+	})
 }
 
 // shiftedView is the transposed im2col matrix of the images of a chunk in a
@@ -272,7 +317,8 @@ func convBackwardWeightBatched(v *convView, x, dy, dw []float32, chunk int) {
 		if n0 == 0 {
 			beta = 0
 		}
-		gemmParallel(active, p.Cout, v.kdim, k, 1, matPacker(a, k), sv.packer(), beta, dw, v.kdim, nil, da)
+		// B (the view, nb·OH·OW × kdim) is the big operand: split its columns.
+		gemmColumns(active, p.Cout, v.kdim, k, 1, matPacker(a, k), sv.packer(), beta, dw, v.kdim, da)
 	}
 }
 
@@ -284,18 +330,17 @@ func convBackwardDataBatched(p ConvParams, dy, w, dx []float32, chunk int) {
 	kdim := p.C * p.KH * p.KW
 	ohw := p.OutH() * p.OutW()
 	chw := p.C * p.H * p.W
-	bufs := convBufPool.Get().(*convBufs)
-	defer convBufPool.Put(bufs)
-	if cap(bufs.offs) < p.Cout {
-		bufs.offs = make([]int32, p.Cout)
+	tbl := convBufPool.Get().(*convBufs)
+	defer convBufPool.Put(tbl)
+	if cap(tbl.offs) < p.Cout {
+		tbl.offs = make([]int32, p.Cout)
 	}
-	offs := bufs.offs[:p.Cout]
+	offs := tbl.offs[:p.Cout]
 	for co := range offs {
 		offs[co] = int32(co * ohw)
 	}
 	pa := func(i0, mc, p0, kc, mr int, dst []float32) { packA(true, w, kdim, i0, mc, p0, kc, mr, dst) }
-	for n0 := 0; n0 < p.N; n0 += chunk {
-		nb := min(chunk, p.N-n0)
+	forChunks(p.N, chunk, func(n0, nb int, bufs *convBufs, threaded bool) {
 		cols := nb * ohw
 		bufs.out = grow(bufs.out, kdim*cols)
 		col := bufs.out
@@ -320,7 +365,11 @@ func convBackwardDataBatched(p ConvParams, dy, w, dx []float32, chunk int) {
 				}
 			}
 		}
-		gemmParallel(active, kdim, cols, p.Cout, 1, pa, pb, 0, col, cols, nil, nil)
+		if threaded {
+			gemmParallel(active, kdim, cols, p.Cout, 1, pa, pb, 0, col, cols, nil, nil)
+		} else {
+			gemmPacked(active, kdim, cols, p.Cout, 1, pa, pb, 0, col, cols, nil, nil)
+		}
 		Parallel(nb, func(lo, hi int) {
 			for n := lo; n < hi; n++ {
 				dxn := dx[(n0+n)*chw : (n0+n+1)*chw]
@@ -328,5 +377,5 @@ func convBackwardDataBatched(p ConvParams, dy, w, dx []float32, chunk int) {
 				col2im(p, col[n*ohw:], cols, dxn)
 			}
 		})
-	}
+	})
 }
