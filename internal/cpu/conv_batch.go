@@ -117,9 +117,9 @@ func (v *convView) chunkColPacker(buf []float32, stride int) bPacker {
 	}
 }
 
-// convForwardBatched is Conv2dForward in chunks of up to `chunk` images, each as one
-// GEMM C (Cout × nb·OH·OW) = w (Cout × kdim) · im2col (kdim × nb·OH·OW)
-// whose image blocks are then copied into y.
+// convForwardBatched is Conv2dForward in chunks of up to chunk images, each
+// (nb images) as one GEMM C (Cout × nb·OH·OW) = w (Cout × kdim) · im2col
+// (kdim × nb·OH·OW) whose image blocks are then copied into y.
 func convForwardBatched(v *convView, x, w, bias, y []float32, chunk int) {
 	p := v.p
 	ohw := v.oh * v.ow
@@ -285,8 +285,8 @@ func (sv *shiftedView) packer() bPacker {
 }
 
 // convBackwardWeightBatched is Conv2dBackwardWeight (without dbias) in
-// chunks of nb images, each as one GEMM of depth nb·OH·OW accumulated into
-// dw: dw (Cout × kdim) += dy' (Cout × nb·OH·OW) · view (nb·OH·OW × kdim),
+// chunks of up to chunk images, each (nb images) as one GEMM of depth
+// nb·OH·OW accumulated into dw: dw (Cout × kdim) += dy' (Cout × nb·OH·OW) · view (nb·OH·OW × kdim),
 // dy' holding image n's dy in columns n·OH·OW on and view the shifted view
 // of the chunk's images.
 func convBackwardWeightBatched(v *convView, x, dy, dw []float32, chunk int) {
@@ -323,8 +323,8 @@ func convBackwardWeightBatched(v *convView, x, dy, dw []float32, chunk int) {
 }
 
 // convBackwardDataBatched is the general case of Conv2dBackwardData (p
-// normalised, one group) in chunks of up to `chunk` images, each as one GEMM
-// dcol (kdim × nb·OH·OW) = wᵀ · dy', dy' (Cout × nb·OH·OW) holding image n's
+// normalised, one group) in chunks of up to chunk images, each (nb images)
+// as one GEMM dcol (kdim × nb·OH·OW) = wᵀ · dy', dy' (Cout × nb·OH·OW) holding image n's
 // dy in columns n·OH·OW on, followed by Col2im per image (in parallel).
 func convBackwardDataBatched(p ConvParams, dy, w, dx []float32, chunk int) {
 	kdim := p.C * p.KH * p.KW
