@@ -18,8 +18,16 @@ type task struct {
 	fn     func(lo, hi int)
 	lo, hi int
 	wg     *sync.WaitGroup
+	left   *atomic.Int32               // chunks not finished yet, polled before wg.Wait
 	perr   *atomic.Pointer[panicValue] // where a panic in fn is recorded
 }
+
+// spinPolls is how many times an idle worker looks for a task, and a caller
+// looks for its chunks' completion, yielding the processor in between,
+// before blocking. A training step makes hundreds of Parallel calls a few
+// tens of microseconds apart; waking a parked worker thread costs about as
+// much as a small call's work, so a short poll first keeps the workers hot.
+var spinPolls = 200
 
 // panicValue carries a panic from a worker back to the calling goroutine.
 type panicValue struct{ v any }
@@ -57,13 +65,27 @@ func SetThreads(n int) {
 func Threads() int { return int(pool.threads.Load()) }
 
 func worker() {
-	for t := range pool.tasks {
+	for {
+		var t task
+		got := false
+		for i := 0; i < spinPolls && !got; i++ {
+			select {
+			case t = <-pool.tasks:
+				got = true
+			default:
+				runtime.Gosched()
+			}
+		}
+		if !got {
+			t = <-pool.tasks
+		}
 		runTask(t)
 	}
 }
 
 func runTask(t task) {
 	defer t.wg.Done()
+	defer t.left.Add(-1)
 	defer func() {
 		if r := recover(); r != nil {
 			t.perr.CompareAndSwap(nil, &panicValue{r})
@@ -108,12 +130,17 @@ func ParallelGrain(n, grain int, fn func(lo, hi int)) {
 // calling goroutine once all chunks have finished.
 func runChunks(n, chunks int, fn func(lo, hi int)) {
 	var wg sync.WaitGroup
+	var left atomic.Int32
 	var perr atomic.Pointer[panicValue]
 	wg.Add(chunks)
+	left.Store(int32(chunks))
 	for i := 1; i < chunks; i++ {
-		pool.tasks <- task{fn: fn, lo: i * n / chunks, hi: (i + 1) * n / chunks, wg: &wg, perr: &perr}
+		pool.tasks <- task{fn: fn, lo: i * n / chunks, hi: (i + 1) * n / chunks, wg: &wg, left: &left, perr: &perr}
 	}
-	runTask(task{fn: fn, lo: 0, hi: n / chunks, wg: &wg, perr: &perr})
+	runTask(task{fn: fn, lo: 0, hi: n / chunks, wg: &wg, left: &left, perr: &perr})
+	for i := 0; i < spinPolls && left.Load() > 0; i++ {
+		runtime.Gosched()
+	}
 	wg.Wait()
 	if p := perr.Load(); p != nil {
 		panic(p.v)
