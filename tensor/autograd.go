@@ -31,11 +31,24 @@ func (t *Tensor) SetGrad(g *Tensor) {
 	if g != nil && !SameShape(g.shape, t.shape) {
 		panic(fmt.Sprintf("tensor.SetGrad: gradient shape %s does not match tensor shape %s", FormatShape(g.shape), FormatShape(t.shape)))
 	}
-	t.grad = g
+	t.grad, t.gradOwned = g, false
 }
 
 // ZeroGrad drops t's gradient, as optimizer.zero_grad(set_to_none=True) does.
-func (t *Tensor) ZeroGrad() { t.grad = nil }
+func (t *Tensor) ZeroGrad() { t.grad, t.gradOwned = nil, false }
+
+// ReleaseGrad drops t's gradient as ZeroGrad does and, when Backward made
+// its storage, returns that storage to the buffer pool, so the next
+// backward pass reuses it instead of faulting in fresh memory (a training
+// loop does this every step). The released gradient tensor is emptied: a
+// Grad() result kept from before must not be used afterwards.
+func (t *Tensor) ReleaseGrad() {
+	if t.grad != nil && t.gradOwned {
+		putBuf(t.grad.data)
+		t.grad.data, t.grad.bufID = nil, 0
+	}
+	t.grad, t.gradOwned = nil, false
+}
 
 // Detach returns a tensor sharing t's data with no history and no gradient
 // tracking.
@@ -333,7 +346,7 @@ func (n *node) checkLive() {
 // gradient never aliases another tensor's storage.
 func (t *Tensor) accumulate(g *Tensor) {
 	if t.grad == nil {
-		t.grad = g.Clone()
+		t.grad, t.gradOwned = g.Clone(), true
 		return
 	}
 	addTo(t.grad.data, g.data)
@@ -346,7 +359,7 @@ func (t *Tensor) accumulateFrom(g *Tensor, r *gradRefs) {
 		k := storageKey(g)
 		delete(r.refs, k) // handed over to the leaf, not recycled
 		g.bufID = 0
-		t.grad = g
+		t.grad, t.gradOwned = g, true
 		return
 	}
 	t.accumulate(g)

@@ -143,3 +143,29 @@ func TestBackwardRelease(t *testing.T) {
 	churn(t, n)
 	wantRecycleGrad(t, "x.Grad in the next step", x, c)
 }
+
+// TestReleaseGrad checks that ReleaseGrad drops the gradient, recycles only
+// storage autograd made, and that the next backward pass is still right.
+func TestReleaseGrad(t *testing.T) {
+	w := tensor.Full(2, 8192).SetRequiresGrad(true)
+	for step := 0; step < 3; step++ {
+		tensor.SumAll(tensor.MulScalar(w, 3)).Backward()
+		for _, v := range w.Grad().Data() {
+			if v != 3 {
+				t.Fatalf("step %d: gradient %v, want 3", step, v)
+			}
+		}
+		old := w.Grad()
+		w.ReleaseGrad()
+		if w.Grad() != nil || old.Data() != nil {
+			t.Fatalf("step %d: ReleaseGrad kept the gradient or its storage", step)
+		}
+	}
+	// A gradient set by the caller is not autograd's to recycle.
+	mine := tensor.Full(7, 8192)
+	w.SetGrad(mine)
+	w.ReleaseGrad()
+	if w.Grad() != nil || len(mine.Data()) != 8192 || mine.Data()[0] != 7 {
+		t.Fatal("ReleaseGrad recycled a gradient set with SetGrad")
+	}
+}

@@ -35,6 +35,7 @@ type Tensor struct {
 
 	requiresGrad bool
 	grad         *Tensor
+	gradOwned    bool  // grad's storage was made by autograd for t alone (not set with SetGrad)
 	node         *node // how this tensor was made; nil for leaves, emptied (backward nil) by Backward
 
 	// bufID is nonzero when data came from the buffer pool for this tensor

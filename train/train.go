@@ -150,7 +150,11 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			}
 			logits := model.Forward(b.Images)
 			loss := tensor.CrossEntropy(logits, b.Masks, tensor.CrossEntropyOptions{IgnoreIndex: tensor.Ignore(data.Ignore)})
-			opter.ZeroGrad()
+			for _, g := range opter.Groups() {
+				for _, p := range g.Params {
+					p.ReleaseGrad() // last step's gradients: the optimizer is done with them, recycle their buffers
+				}
+			}
 			loss.BackwardRelease() // the step keeps no intermediate result: recycle their buffers
 			opter.Step()
 			l := float64(loss.Item())

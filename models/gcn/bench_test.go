@@ -76,7 +76,9 @@ func benchTrainStep(b *testing.B, backward func(*tensor.Tensor)) {
 	opt := optim.NewAdamW(optim.Params(nn.Parameters(m)...), optim.AdamWOptions{LR: 1e-4, WeightDecay: 1e-4})
 	step := func() {
 		loss := tensor.CrossEntropy(m.Forward(x), y, tensor.CrossEntropyOptions{})
-		opt.ZeroGrad()
+		for _, p := range nn.Parameters(m) {
+			p.ReleaseGrad()
+		}
 		backward(loss)
 		opt.Step()
 	}
