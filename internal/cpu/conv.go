@@ -352,28 +352,11 @@ func (v *convView) source(x []float32, n, g int, bufs *convBufs) ([]float32, int
 	return bufs.phase, 0
 }
 
-// colPacker packs the im2col matrix (rows p = (ci, kh, kw), columns
-// j = oh·OW + ow) as op(B) of a GEMM, reading column j at buffer position
-// oh·Wq + ow (so the thrown-away columns are never computed).
+// colPacker packs the im2col matrix of one image (rows p = (ci, kh, kw),
+// columns j = oh·OW + ow) as op(B) of a GEMM, reading column j at buffer
+// position base + oh·Wq + ow (so the thrown-away columns are never computed).
 func (v *convView) colPacker(buf []float32, base int) bPacker {
-	return func(p0, kc, j0, nc, nr int, dst []float32) {
-		offs := v.offs[p0 : p0+kc]
-		for jr := 0; jr < nc; jr += nr {
-			panel := dst[jr*kc : jr*kc+nr*kc]
-			end := j0 + jr + min(nr, nc-jr)
-			for j := j0 + jr; j < end; {
-				r, c := j/v.ow, j%v.ow
-				seg := min(v.ow-c, end-j)
-				lane := j - j0 - jr
-				lanes := seg
-				if j+seg == end {
-					lanes = nr - lane // the last segment also zero-fills the panel
-				}
-				packRowsLanesIn(panel[lane:], buf, base+r*v.wq+c, offs, v.offLo, v.offHi, seg, lanes, nr)
-				j += seg
-			}
-		}
-	}
+	return v.chunkColPacker(buf[base:], 0)
 }
 
 // colTPacker packs the transposed im2col view (rows j', columns p) as

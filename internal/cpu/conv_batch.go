@@ -170,25 +170,6 @@ func forChunks(n, chunk int, one func(n0, nb int, bufs *convBufs, threaded bool)
 	}
 }
 
-// gemmColumns is gemmParallel splitting only the columns of C over the
-// threads, so that each thread packs all of A but only its own columns of
-// B: for products whose B (k×n) is much larger than A (m×k), where a
-// split by rows would have every thread pack all of B.
-func gemmColumns(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker, beta float32, c []float32, ldc int, da *directA) {
-	nTiles := (n + kern.nr - 1) / kern.nr
-	parts := min(Threads(), nTiles)
-	if parts < 2 || float64(m)*float64(n)*float64(k) < parallelMinMNK {
-		gemmPacked(kern, m, n, k, alpha, pa, pb, beta, c, ldc, nil, da)
-		return
-	}
-	parallelTasks(parts, func(t int) {
-		lo := t * nTiles / parts * kern.nr
-		hi := min(n, (t+1)*nTiles/parts*kern.nr)
-		sub := func(p0, kc, j0, nc, nr int, dst []float32) { pb(p0, kc, lo+j0, nc, nr, dst) }
-		gemmPacked(kern, m, hi-lo, k, alpha, pa, sub, beta, c[lo:], ldc, nil, da)
-	})
-}
-
 // shiftedView is the transposed im2col matrix of the images of a chunk in a
 // layout without thrown-away columns: row (ci, kh, kw) of the im2col matrix
 // of image n is the contiguous run
@@ -318,7 +299,7 @@ func convBackwardWeightBatched(v *convView, x, dy, dw []float32, chunk int) {
 			beta = 0
 		}
 		// B (the view, nb·OH·OW × kdim) is the big operand: split its columns.
-		gemmColumns(active, p.Cout, v.kdim, k, 1, matPacker(a, k), sv.packer(), beta, dw, v.kdim, da)
+		gemmColumns(active, p.Cout, v.kdim, k, 1, matPacker(a, k), sv.packer(), beta, dw, v.kdim, nil, da)
 	}
 }
 

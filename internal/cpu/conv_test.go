@@ -86,6 +86,40 @@ func convCases() []ConvParams {
 	}
 }
 
+// convRef is the float64 reference of one convolution case: forward with
+// and without bias, and the three gradients for the output gradient g.
+type convRef struct {
+	y, y0, dx, dw, db []float64
+	scale             float64
+}
+
+func newConvRef(p ConvParams, x, w, b, g []float32) convRef {
+	var r convRef
+	r.y, r.dx, r.dw, r.db = naiveConv(p, x, w, b, g)
+	r.y0, _, _, _ = naiveConv(p, x, w, nil, g)
+	r.scale = 1 + math.Sqrt(float64(len(w)))
+	return r
+}
+
+// checkConv runs Conv2dForward (with and without bias) and both gradients
+// on outputs filled with noise and compares them with ref.
+func checkConv(t *testing.T, rng *rand.Rand, name string, p ConvParams, x, w, b, g []float32, ref convRef) {
+	t.Helper()
+	y := randSlice(rng, len(g))
+	Conv2dForward(p, x, w, b, y)
+	closeTo(t, name+" y", y, ref.y, ref.scale)
+	Conv2dForward(p, x, w, nil, y)
+	closeTo(t, name+" y (no bias)", y, ref.y0, ref.scale)
+	dx := randSlice(rng, len(x))
+	Conv2dBackwardData(p, g, w, dx)
+	closeTo(t, name+" dx", dx, ref.dx, ref.scale)
+	dw := randSlice(rng, len(w))
+	db := randSlice(rng, len(b))
+	Conv2dBackwardWeight(p, x, g, dw, db)
+	closeTo(t, name+" dw", dw, ref.dw, ref.scale*10)
+	closeTo(t, name+" db", db, ref.db, ref.scale*10)
+}
+
 func TestConv(t *testing.T) {
 	forEachKernel(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(9, 10))
@@ -97,29 +131,7 @@ func TestConv(t *testing.T) {
 				w := randSlice(rng, p.Cout*(p.C/p.norm().Groups)*p.KH*p.KW)
 				b := randSlice(rng, p.Cout)
 				g := randSlice(rng, p.N*p.Cout*p.OutH()*p.OutW())
-				wantY, wantDx, wantDw, wantDb := naiveConv(p, x, w, b, g)
-				scale := 1 + math.Sqrt(float64(len(w)))
-				name := fmt.Sprintf("threads=%d %v", threads, p)
-
-				y := randSlice(rng, len(g))
-				Conv2dForward(p, x, w, b, y)
-				closeTo(t, name+" y", y, wantY, scale)
-				Conv2dForward(p, x, w, nil, y)
-				for i := range wantY {
-					wantY[i] = 0
-				}
-				yb, _, _, _ := naiveConv(p, x, w, nil, g)
-				closeTo(t, name+" y (no bias)", y, yb, scale)
-
-				dx := randSlice(rng, len(x))
-				Conv2dBackwardData(p, g, w, dx)
-				closeTo(t, name+" dx", dx, wantDx, scale)
-
-				dw := randSlice(rng, len(w))
-				db := randSlice(rng, len(b))
-				Conv2dBackwardWeight(p, x, g, dw, db)
-				closeTo(t, name+" dw", dw, wantDw, scale*10)
-				closeTo(t, name+" db", db, wantDb, scale*10)
+				checkConv(t, rng, fmt.Sprintf("threads=%d %v", threads, p), p, x, w, b, g, newConvRef(p, x, w, b, g))
 			}
 			SetThreads(saved)
 		}
@@ -265,28 +277,13 @@ func TestConvBatched(t *testing.T) {
 			w := randSlice(rng, p.Cout*p.C*p.KH*p.KW)
 			b := randSlice(rng, p.Cout)
 			g := randSlice(rng, p.N*p.Cout*p.OutH()*p.OutW())
-			wantY, wantDx, wantDw, wantDb := naiveConv(p, x, w, b, g)
-			wantY0, _, _, _ := naiveConv(p, x, w, nil, g)
-			scale := 1 + math.Sqrt(float64(len(w)))
+			ref := newConvRef(p, x, w, b, g)
 			for _, threads := range []int{1, 2} {
 				saved := Threads()
 				SetThreads(threads)
 				for _, cols := range []int{1 << 30, 24, savedCols, 0} {
 					batchCols = cols
-					name := fmt.Sprintf("threads=%d batchCols=%d %v", threads, cols, p)
-					y := randSlice(rng, len(g))
-					Conv2dForward(p, x, w, b, y)
-					closeTo(t, name+" y", y, wantY, scale)
-					Conv2dForward(p, x, w, nil, y)
-					closeTo(t, name+" y (no bias)", y, wantY0, scale)
-					dx := randSlice(rng, len(x))
-					Conv2dBackwardData(p, g, w, dx)
-					closeTo(t, name+" dx", dx, wantDx, scale)
-					dw := randSlice(rng, len(w))
-					db := randSlice(rng, len(b))
-					Conv2dBackwardWeight(p, x, g, dw, db)
-					closeTo(t, name+" dw", dw, wantDw, scale*10)
-					closeTo(t, name+" db", db, wantDb, scale*10)
+					checkConv(t, rng, fmt.Sprintf("threads=%d batchCols=%d %v", threads, cols, p), p, x, w, b, g, ref)
 				}
 				SetThreads(saved)
 			}

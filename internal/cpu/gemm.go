@@ -187,9 +187,23 @@ func gemmParallel(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacke
 		})
 		return
 	}
-	parallelTasks(nParts, func(t int) {
-		lo := t * nTiles / nParts * kern.nr
-		hi := min(n, (t+1)*nTiles/nParts*kern.nr)
+	gemmColumns(kern, m, n, k, alpha, pa, pb, beta, c, ldc, bias, da)
+}
+
+// gemmColumns is gemmParallel splitting only the columns of C over the
+// threads, so that each thread packs all of A but only its own columns of
+// B: for products whose B (k×n) is much larger than A (m×k), where a
+// split by rows would have every thread pack all of B.
+func gemmColumns(kern kernel, m, n, k int, alpha float32, pa aPacker, pb bPacker, beta float32, c []float32, ldc int, bias []float32, da *directA) {
+	nTiles := (n + kern.nr - 1) / kern.nr
+	parts := min(Threads(), nTiles)
+	if parts < 2 || float64(m)*float64(n)*float64(k) < parallelMinMNK {
+		gemmPacked(kern, m, n, k, alpha, pa, pb, beta, c, ldc, bias, da)
+		return
+	}
+	parallelTasks(parts, func(t int) {
+		lo := t * nTiles / parts * kern.nr
+		hi := min(n, (t+1)*nTiles/parts*kern.nr)
 		sub := func(p0, kc, j0, nc, nr int, dst []float32) { pb(p0, kc, lo+j0, nc, nr, dst) }
 		gemmPacked(kern, m, hi-lo, k, alpha, pa, sub, beta, c[lo:], ldc, bias, da)
 	})
