@@ -38,7 +38,7 @@ func Load(path string, m any, strict bool) (LoadReport, error) {
 		return LoadReport{}, err
 	}
 	defer f.Close()
-	return loadFile(f, m, "", strict, path)
+	return LoadFrom(safetensorsSource{f}, m, "", strict, path)
 }
 
 // LoadFile is Load from an already opened safetensors file (for example
@@ -54,27 +54,55 @@ func LoadFile(f *safetensors.File, m any, strict bool) (LoadReport, error) {
 // to load a sub-module from a whole model's file, e.g. prefix
 // "image_encoder." for SAM's encoder.
 func LoadFilePrefix(f *safetensors.File, m any, prefix string, strict bool) (LoadReport, error) {
-	return loadFile(f, m, prefix, strict, "")
+	return LoadFrom(safetensorsSource{f}, m, prefix, strict, "")
 }
 
-func loadFile(f *safetensors.File, m any, prefix string, strict bool, source string) (LoadReport, error) {
+// TensorSource is a file of named tensors that LoadFrom can read: a safetensors file,
+// a PyTorch checkpoint (package torchfile), or anything else with names, shapes and
+// float32 conversion.
+type TensorSource interface {
+	// Names lists the stored tensors.
+	Names() []string
+	// Shape returns a tensor's dimensions, false if there is no such tensor.
+	Shape(name string) ([]int, bool)
+	// Float32Into converts a tensor to float32 into dst (len = its number of elements).
+	Float32Into(name string, dst []float32) error
+}
+
+type safetensorsSource struct{ f *safetensors.File }
+
+func (s safetensorsSource) Names() []string { return s.f.Names() }
+func (s safetensorsSource) Shape(name string) ([]int, bool) {
+	info, ok := s.f.Info(name)
+	return info.Shape, ok
+}
+func (s safetensorsSource) Float32Into(name string, dst []float32) error {
+	return s.f.Float32Into(name, dst)
+}
+
+// LoadFrom loads into m the tensors of src whose names start with prefix, matched against
+// m's state-dict names with the prefix removed (tensors without the prefix are ignored).
+// Keys are checked as in LoadStateDict: a strict load with any missing, unexpected or
+// mis-shaped key returns a *LoadError naming source (the file, for messages) and loads
+// nothing.
+func LoadFrom(src TensorSource, m any, prefix string, strict bool, source string) (LoadReport, error) {
 	var rep LoadReport
 	slots := walk(m).slots
 	known := map[string]bool{}
 	var load []slot
 	for _, s := range slots {
 		known[s.name] = true
-		info, ok := f.Info(prefix + s.name)
+		shape, ok := src.Shape(prefix + s.name)
 		switch {
 		case !ok:
 			rep.Missing = append(rep.Missing, s.name)
-		case !tensor.SameShape(info.Shape, s.t.Shape()):
-			rep.Mismatched = append(rep.Mismatched, ShapeMismatch{s.name, cloneInts(s.t.Shape()), cloneInts(info.Shape)})
+		case !tensor.SameShape(shape, s.t.Shape()):
+			rep.Mismatched = append(rep.Mismatched, ShapeMismatch{s.name, cloneInts(s.t.Shape()), cloneInts(shape)})
 		default:
 			load = append(load, s)
 		}
 	}
-	for _, name := range f.Names() {
+	for _, name := range src.Names() {
 		if !strings.HasPrefix(name, prefix) {
 			continue
 		}
@@ -89,7 +117,7 @@ func loadFile(f *safetensors.File, m any, prefix string, strict bool, source str
 		return rep, &LoadError{Source: source, Report: rep}
 	}
 	for _, s := range load {
-		if err := f.Float32Into(prefix+s.name, s.t.Data()); err != nil {
+		if err := src.Float32Into(prefix+s.name, s.t.Data()); err != nil {
 			return rep, err
 		}
 	}
