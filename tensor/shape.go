@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"slices"
+
+	"github.com/fovea-ml/fovea/internal/cpu"
 )
 
 // Reshape returns a tensor with t's elements in a new shape. One dimension
@@ -108,25 +110,29 @@ func Permute(t *Tensor, perm ...int) *Tensor {
 	for i, a := range p {
 		shape[i] = t.shape[a]
 	}
-	out := Zeros(shape...)
+	out := Empty(shape...)
 	// source strides of t, reordered to follow the output's dimensions
 	st := contiguousStrides(t.shape)
 	src := make([]int, nd)
 	for i, a := range p {
 		src[i] = st[a]
 	}
-	forEachRun(shape, [][]int{src}, func(off int, so []int, n int, steps []int) {
-		dst := out.data[off : off+n]
-		j, s := so[0], steps[0]
-		if s == 1 {
-			copy(dst, t.data[j:j+n])
-			return
-		}
-		for i := range dst {
-			dst[i] = t.data[j]
-			j += s
-		}
-	})
+	if nd >= 2 && src[nd-1] != 1 && out.Size() >= 1024 {
+		permuteTiled(out.data, t.data, shape, src)
+	} else {
+		forEachRun(shape, [][]int{src}, func(off int, so []int, n int, steps []int) {
+			dst := out.data[off : off+n]
+			j, s := so[0], steps[0]
+			if s == 1 {
+				copy(dst, t.data[j:j+n])
+				return
+			}
+			for i := range dst {
+				dst[i] = t.data[j]
+				j += s
+			}
+		})
+	}
 	return Record("Permute", out, func(g *Tensor) []*Tensor {
 		inv := make([]int, nd)
 		for i, a := range p {
@@ -146,6 +152,75 @@ func Transpose(t *Tensor, a, b int) *Tensor {
 	}
 	perm[a], perm[b] = perm[b], perm[a]
 	return Permute(t, perm...)
+}
+
+// permuteTiled fills dst (contiguous, shape) from src read with strides srcSt, for a
+// permutation that moves the source's innermost axis away from the output's innermost:
+// the two axes (the output's last, a, and the one that is innermost in the source, b)
+// are copied in small tiles so that both reads and writes stay in cache, for every index
+// of the other axes, on all threads.
+func permuteTiled(dst, src []float32, shape, srcSt []int) {
+	nd := len(shape)
+	a := nd - 1
+	b := -1
+	for i, s := range srcSt {
+		if s == 1 && shape[i] > 1 {
+			b = i
+		}
+	}
+	if b < 0 || b == a {
+		// No unit-stride axis to pair with: plain strided copy.
+		forEachRun(shape, [][]int{srcSt}, func(off int, so []int, n int, steps []int) {
+			j, s := so[0], steps[0]
+			for i := range dst[off : off+n] {
+				dst[off+i] = src[j]
+				j += s
+			}
+		})
+		return
+	}
+	dstSt := contiguousStrides(shape)
+	// The other axes, enumerated as one flat index.
+	var others []int
+	for i := 0; i < nd; i++ {
+		if i != a && i != b {
+			others = append(others, i)
+		}
+	}
+	outer := 1
+	for _, i := range others {
+		outer *= shape[i]
+	}
+	na, nb := shape[a], shape[b]
+	sa, db := srcSt[a], dstSt[b]
+	// Bands of 16 output columns (16 source rows, read as sequential streams the hardware
+	// prefetches), each written as one cache line per output row.
+	const tj = 16
+	bands := (na + tj - 1) / tj
+	cpu.ParallelGrain(outer*bands, max(1, 16384/(tj*nb)), func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			o, band := t/bands, t%bands
+			// Offsets of this index of the other axes.
+			so, do, r := 0, 0, o
+			for k := len(others) - 1; k >= 0; k-- {
+				ax := others[k]
+				x := r % shape[ax]
+				r /= shape[ax]
+				so += x * srcSt[ax]
+				do += x * dstSt[ax]
+			}
+			j0 := band * tj
+			j1 := min(na, j0+tj)
+			for i := 0; i < nb; i++ {
+				d := dst[do+i*db+j0 : do+i*db+j1]
+				sj := so + i + j0*sa
+				for j := range d {
+					d[j] = src[sj]
+					sj += sa
+				}
+			}
+		}
+	})
 }
 
 func contiguousStrides(shape []int) []int {
