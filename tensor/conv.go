@@ -122,11 +122,16 @@ func ConvTranspose2d(x, w, b *Tensor, opt ConvTransposeOptions) *Tensor {
 		N: x.shape[0], C: cout, H: oh, W: ow, Cout: x.shape[1], KH: kh, KW: kw,
 		StrideH: sh, StrideW: sw, PadH: opt.Padding[0], PadW: opt.Padding[1], DilH: dh, DilW: dw, Groups: groups,
 	}
-	out := empty(p.N, cout, oh, ow)
-	cpu.Conv2dBackwardData(p, x.data, w.data, out.data)
-	if b != nil {
-		addChannelBias(out.data, b.data, p.N, cout, oh*ow)
+	tp := cpu.ConvTransposeParams{
+		N: p.N, C: x.shape[1], H: x.shape[2], W: x.shape[3], Cout: cout, KH: kh, KW: kw, StrideH: sh, StrideW: sw,
+		PadH: opt.Padding[0], PadW: opt.Padding[1], OutPadH: opt.OutputPadding[0], OutPadW: opt.OutputPadding[1], DilH: dh, DilW: dw, Groups: groups,
 	}
+	out := empty(p.N, cout, oh, ow)
+	var bias []float32
+	if b != nil {
+		bias = b.data
+	}
+	cpu.ConvTranspose2dForward(tp, x.data, w.data, bias, out.data)
 	return Record("ConvTranspose2d", out, func(gy *Tensor) []*Tensor {
 		var gx, gw, gb *Tensor
 		if x.requiresGrad {
@@ -143,18 +148,6 @@ func ConvTranspose2d(x, w, b *Tensor, opt ConvTransposeOptions) *Tensor {
 		}
 		return []*Tensor{gx, gw, gb}
 	}, x, w, b)
-}
-
-func addChannelBias(y, b []float32, n, c, hw int) {
-	for i := 0; i < n; i++ {
-		for ch := 0; ch < c; ch++ {
-			v := b[ch]
-			p := y[(i*c+ch)*hw : (i*c+ch+1)*hw]
-			for j := range p {
-				p[j] += v
-			}
-		}
-	}
 }
 
 func channelSum(y, out []float32, n, c, hw int) {

@@ -43,6 +43,10 @@ func (p ConvTransposeParams) Conv() ConvParams {
 // ConvTransposeParams for the shapes); bias may be nil; y is overwritten.
 func ConvTranspose2dForward(p ConvTransposeParams, x, w, bias, y []float32) {
 	q := p.Conv()
+	if tiling(p) {
+		convTransposeTiling(p, x, w, bias, y)
+		return
+	}
 	Conv2dBackwardData(q, x, w, y)
 	if bias != nil {
 		if len(bias) != q.C {
@@ -82,5 +86,50 @@ func ConvTranspose2dBackwardWeight(p ConvTransposeParams, x, dy, dw, dbias []flo
 				dbias[c] += sum(dy[(n*q.C+c)*hw : (n*q.C+c+1)*hw])
 			}
 		}
+	}
+}
+
+// tiling reports whether the transposed convolution's kernel footprints tile the output
+// without overlap or gaps: stride = kernel, no padding, dilation or output padding, one
+// group (SAM's and U-Net's 2×2 stride-2 upsampling).
+func tiling(p ConvTransposeParams) bool {
+	return p.KH == one(p.StrideH) && p.KW == one(p.StrideW) && p.PadH == 0 && p.PadW == 0 &&
+		p.OutPadH == 0 && p.OutPadW == 0 && one(p.DilH) == 1 && one(p.DilW) == 1 && one(p.Groups) == 1
+}
+
+// convTransposeTiling is ConvTranspose2dForward for tiling kernels: for each image one
+// GEMM Z (Cout·KH·KW, H·W) = Wᵀ · X, whose row (o, di, dj) is then scattered to output
+// pixels (i·KH + di, j·KW + dj) with the bias added.
+func convTransposeTiling(p ConvTransposeParams, x, w, bias, y []float32) {
+	c, co, kh, kw, h, wd := p.C, p.Cout, p.KH, p.KW, p.H, p.W
+	if len(x) < p.N*c*h*wd || len(w) < c*co*kh*kw || len(y) < p.N*co*h*kh*wd*kw || (bias != nil && len(bias) != co) {
+		panic(fmt.Sprintf("cpu.ConvTranspose2dForward: slices too short for %+v", p))
+	}
+	rows, hw := co*kh*kw, h*wd
+	ow := wd * kw
+	z := make([]float32, rows*hw)
+	for n := 0; n < p.N; n++ {
+		Sgemm(true, false, rows, hw, c, 1, w, rows, x[n*c*hw:], hw, 0, z, hw)
+		yn := y[n*co*hw*kh*kw:]
+		ParallelGrain(co, max(1, 4096/(hw*kh*kw)), func(lo, hi int) {
+			for o := lo; o < hi; o++ {
+				var b float32
+				if bias != nil {
+					b = bias[o]
+				}
+				for di := 0; di < kh; di++ {
+					for dj := 0; dj < kw; dj++ {
+						zr := z[((o*kh+di)*kw+dj)*hw:]
+						for i := 0; i < h; i++ {
+							out := yn[(o*h*kh+i*kh+di)*ow+dj:]
+							src := zr[i*wd : (i+1)*wd]
+							for j, v := range src {
+								out[j*kw] = v + b
+							}
+						}
+					}
+				}
+			}
+		})
 	}
 }

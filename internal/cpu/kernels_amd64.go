@@ -112,7 +112,7 @@ var (
 	}
 )
 
-var hasAVX512 = xcpu.X86.HasAVX512F && xcpu.X86.HasAVX512VL
+var hasAVX512 = xcpu.X86.HasAVX512F && xcpu.X86.HasAVX512VL && xcpu.X86.HasAVX512DQ
 var hasAVX2 = xcpu.X86.HasAVX2 && xcpu.X86.HasFMA
 
 // availableKernels lists the micro-kernels usable on this CPU, best first.

@@ -20,3 +20,9 @@ func dotAsm(x, y []float32) float32 { panic("cpu: no assembly in this build") }
 func deinterleave2Asm(even, odd, src []float32) { panic("cpu: no assembly in this build") }
 
 func vmathAsm(op int, dst, src []float32) { panic("cpu: no assembly in this build") }
+
+func softmaxExpAsm(dst, src []float32) float64 { panic("cpu: no assembly in this build") }
+
+func scaleAsm(dst []float32, s float32) { panic("cpu: no assembly in this build") }
+
+func addOuterAsm(dst, a, b []float32) { panic("cpu: no assembly in this build") }

@@ -87,3 +87,30 @@ func vmathAsm(op int, dst, src []float32) {
 		geluAVX512(&dst[0], &src[0], len(src))
 	}
 }
+
+//go:noescape
+func softmaxRowAVX512(dst, src *float32, n int) float64
+
+//go:noescape
+func scaleAVX512(dst *float32, n int, s float32)
+
+// softmaxExpAsm sets dst[i] = e^(src[i] − max(src)) and returns Σ dst[i],
+// accumulated in float64 in a blocked order (see softmaxRowAVX512).
+// len(dst) == len(src) > 0; dst may be src.
+func softmaxExpAsm(dst, src []float32) float64 {
+	_ = dst[len(src)-1]
+	return softmaxRowAVX512(&dst[0], &src[0], len(src))
+}
+
+// scaleAsm sets dst[i] *= s; len(dst) > 0.
+func scaleAsm(dst []float32, s float32) { scaleAVX512(&dst[0], len(dst), s) }
+
+//go:noescape
+func addOuterAVX512(dst, a, b *float32, m, n int)
+
+// addOuterAsm is AddOuter's loop for non-empty a and b (len(dst) ==
+// len(a)·len(b)).
+func addOuterAsm(dst, a, b []float32) {
+	_ = dst[len(a)*len(b)-1]
+	addOuterAVX512(&dst[0], &a[0], &b[0], len(a), len(b))
+}

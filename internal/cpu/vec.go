@@ -1,5 +1,7 @@
 package cpu
 
+import "fmt"
+
 // axpy sets y[i] += a*x[i] for i < len(y) (len(x) ≥ len(y)).
 func axpy(a float32, x, y []float32) {
 	if active.asmPack && len(y) >= 16 {
@@ -48,4 +50,35 @@ func deinterleave2(even, odd, src []float32) {
 		even[i] = src[2*i]
 		odd[i] = src[2*i+1]
 	}
+}
+
+// AddOuter adds the outer sum of a and b to dst: with dst a len(a) ×
+// len(b) matrix, row-major (len(dst) == len(a)·len(b)), it sets
+// dst[i·len(b) + j] += a[i] + b[j], the sum a[i] + b[j] rounded to float32
+// before it is added (bit for bit the same with and without assembly). It
+// adds a decomposed relative-position bias to attention scores: for a query
+// on an h×w grid, a holds its h vertical and b its w horizontal terms and
+// dst its h·w scores. dst must not overlap a or b. Large matrices run on
+// all Threads(). It panics if len(dst) != len(a)·len(b).
+func AddOuter(dst, a, b []float32) {
+	if len(dst) != len(a)*len(b) {
+		panic(fmt.Sprintf("cpu.AddOuter: dst has %d values, want len(a)·len(b) = %d·%d = %d", len(dst), len(a), len(b), len(a)*len(b)))
+	}
+	n := len(b)
+	if len(dst) == 0 {
+		return
+	}
+	ParallelGrain(len(a), max(1, vmathGrain/n), func(lo, hi int) {
+		d, a := dst[lo*n:hi*n], a[lo:hi]
+		if active.asmPack {
+			addOuterAsm(d, a, b)
+			return
+		}
+		for i, av := range a {
+			row := d[i*n : (i+1)*n]
+			for j, bv := range b {
+				row[j] += av + bv
+			}
+		}
+	})
 }

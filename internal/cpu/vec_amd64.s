@@ -194,3 +194,146 @@ deintload:
 deintdone:
 	VZEROUPPER
 	RET
+
+// func addOuterAVX512(dst, a, b *float32, m, n int)
+// dst[i·n + j] += a[i] + b[j] for i < m, j < n (m, n > 0; dst is m×n,
+// row-major), the sum a[i] + b[j] rounded before it is added, as in Go.
+// A masked store that ends inside a row's last vector would stall the
+// next row's load of the same 64 bytes (store-to-load forwarding fails),
+// so no store here crosses into a row not yet loaded:
+//   - n ≥ 16: each row is 64 floats at a time, then 16, and a remainder
+//     of n mod 16 is done as one unmasked vector ending at the row's end,
+//     loaded and summed before the row's other stores (where it overlaps
+//     them it stores the same values);
+//   - n < 16: eight rows at a time are loaded (masked to n lanes) before
+//     any is stored, then single rows.
+TEXT ·addOuterAVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), BX
+	MOVQ m+24(FP), R8
+	MOVQ n+32(FP), R9
+	CMPQ R9, $16
+	JLT  aosmall
+	// R12 = 4·(n − 16), the byte offset of the vector ending a row.
+	LEAQ -64(R9*4), R12
+	MOVQ R9, CX
+	ANDQ $15, CX
+aorow:
+	VBROADCASTSS (SI), Z31
+	TESTQ CX, CX
+	JZ   aomain
+	VADDPS (BX)(R12*1), Z31, Z4
+	VADDPS (DI)(R12*1), Z4, Z4
+aomain:
+	MOVQ BX, R10
+	MOVQ R9, DX
+ao64:
+	CMPQ DX, $64
+	JLT  ao16
+	VADDPS (R10), Z31, Z0
+	VADDPS 64(R10), Z31, Z1
+	VADDPS 128(R10), Z31, Z2
+	VADDPS 192(R10), Z31, Z3
+	VADDPS (DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	VADDPS 128(DI), Z2, Z2
+	VADDPS 192(DI), Z3, Z3
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, R10
+	ADDQ $256, DI
+	SUBQ $64, DX
+	JMP  ao64
+ao16:
+	CMPQ DX, $16
+	JLT  aotail
+	VADDPS (R10), Z31, Z0
+	VADDPS (DI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, R10
+	ADDQ $64, DI
+	SUBQ $16, DX
+	JMP  ao16
+aotail:
+	// DX = n mod 16 floats left; the row ends at DI + 4·DX.
+	TESTQ DX, DX
+	JZ   aonext
+	LEAQ (DI)(DX*4), DI
+	VMOVUPS Z4, -64(DI)
+aonext:
+	ADDQ $4, SI
+	DECQ R8
+	JNZ  aorow
+	VZEROUPPER
+	RET
+
+aosmall:
+	// K1 = the low n lanes; Z30 = b; R11 = 4n, the row stride in bytes,
+	// R12 = 12n, R13 = 20n, R10 = 28n.
+	MOVL $1, AX
+	SHLXL R9, AX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (BX), K1, Z30
+	LEAQ (R9*4), R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	MOVQ R11, R10
+	SHLQ $3, R10
+	SUBQ R11, R10
+aosmall8:
+	CMPQ R8, $8
+	JLT  aosmall1
+	VMOVUPS.Z (DI), K1, Z0
+	VMOVUPS.Z (DI)(R11*1), K1, Z1
+	VMOVUPS.Z (DI)(R11*2), K1, Z2
+	VMOVUPS.Z (DI)(R12*1), K1, Z3
+	VMOVUPS.Z (DI)(R11*4), K1, Z4
+	VMOVUPS.Z (DI)(R13*1), K1, Z5
+	VMOVUPS.Z (DI)(R12*2), K1, Z6
+	VMOVUPS.Z (DI)(R10*1), K1, Z7
+	VADDPS.BCST (SI), Z30, Z8
+	VADDPS.BCST 4(SI), Z30, Z9
+	VADDPS.BCST 8(SI), Z30, Z10
+	VADDPS.BCST 12(SI), Z30, Z11
+	VADDPS.BCST 16(SI), Z30, Z12
+	VADDPS.BCST 20(SI), Z30, Z13
+	VADDPS.BCST 24(SI), Z30, Z14
+	VADDPS.BCST 28(SI), Z30, Z15
+	VADDPS Z8, Z0, Z0
+	VADDPS Z9, Z1, Z1
+	VADDPS Z10, Z2, Z2
+	VADDPS Z11, Z3, Z3
+	VADDPS Z12, Z4, Z4
+	VADDPS Z13, Z5, Z5
+	VADDPS Z14, Z6, Z6
+	VADDPS Z15, Z7, Z7
+	VMOVUPS Z0, K1, (DI)
+	VMOVUPS Z1, K1, (DI)(R11*1)
+	VMOVUPS Z2, K1, (DI)(R11*2)
+	VMOVUPS Z3, K1, (DI)(R12*1)
+	VMOVUPS Z4, K1, (DI)(R11*4)
+	VMOVUPS Z5, K1, (DI)(R13*1)
+	VMOVUPS Z6, K1, (DI)(R12*2)
+	VMOVUPS Z7, K1, (DI)(R10*1)
+	LEAQ (DI)(R11*8), DI
+	ADDQ $32, SI
+	SUBQ $8, R8
+	JMP  aosmall8
+aosmall1:
+	TESTQ R8, R8
+	JZ   aodone
+	VMOVUPS.Z (DI), K1, Z0
+	VADDPS.BCST (SI), Z30, Z8
+	VADDPS Z8, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+	ADDQ R11, DI
+	ADDQ $4, SI
+	DECQ R8
+	JMP  aosmall1
+aodone:
+	VZEROUPPER
+	RET

@@ -49,6 +49,26 @@ GLOBL vmc<>(SB), RODATA|NOPTR, $80
 	VADDPS Z28, Z3, Z3 \
 	VSCALEFPS Z1, Z3, Z0
 
+// EXPB is EXP on Z12 with Z13..Z15 as scratch, for a second vector in flight.
+#define EXPB \
+	VMAXPS Z12, Z31, Z12 \
+	VMINPS Z12, Z30, Z12 \
+	VMOVAPS Z12, Z13 \
+	VFMADD213PS Z29, Z20, Z13 \
+	VRNDSCALEPS $0x09, Z13, Z13 \
+	VFNMADD231PS Z21, Z13, Z12 \
+	VFNMADD231PS Z22, Z13, Z12 \
+	VMULPS Z12, Z12, Z14 \
+	VMOVAPS Z23, Z15 \
+	VFMADD213PS Z24, Z12, Z15 \
+	VFMADD213PS Z25, Z12, Z15 \
+	VFMADD213PS Z26, Z12, Z15 \
+	VFMADD213PS Z27, Z12, Z15 \
+	VFMADD213PS Z29, Z12, Z15 \
+	VFMADD213PS Z12, Z14, Z15 \
+	VADDPS Z28, Z15, Z15 \
+	VSCALEFPS Z13, Z15, Z12
+
 #define LOADCONSTS \
 	VBROADCASTSS vmc<>+0(SB), Z20 \
 	VBROADCASTSS vmc<>+4(SB), Z21 \
@@ -440,5 +460,176 @@ gelutail:
 	VMULPS Z29, Z18, Z18
 	VMOVUPS Z18, K1, (DI)
 geludone:
+	VZEROUPPER
+	RET
+
+// Softmax rows: softmaxRowAVX512 does the max and exp passes of one row and
+// returns the float64 sum of the exponentials; scaleAVX512 then multiplies
+// the row by the float32 reciprocal that Softmax (vmath.go) derives from it.
+
+// func softmaxRowAVX512(dst, src *float32, n int) float64
+// With m the largest src[i] (NaN lanes may or may not take part; a NaN makes
+// the sum NaN either way), sets dst[i] = e^(src[i] − m), the difference
+// rounded to float32 and EXP applied as in expAVX512, and returns Σ dst[i]
+// accumulated in float64 (two vectors of 8 lanes, then pairwise). n > 0;
+// dst may equal src (each vector is read before it is written).
+TEXT ·softmaxRowAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), DX
+	// Pass 1: the maximum, four accumulators starting at −Inf.
+	MOVL $0xff800000, AX
+	VPBROADCASTD AX, Z4
+	VMOVAPS Z4, Z5
+	VMOVAPS Z4, Z6
+	VMOVAPS Z4, Z7
+	MOVQ SI, R8
+	MOVQ DX, CX
+smmax64:
+	CMPQ CX, $64
+	JLT  smmax16
+	VMAXPS (R8), Z4, Z4
+	VMAXPS 64(R8), Z5, Z5
+	VMAXPS 128(R8), Z6, Z6
+	VMAXPS 192(R8), Z7, Z7
+	ADDQ $256, R8
+	SUBQ $64, CX
+	JMP  smmax64
+smmax16:
+	CMPQ CX, $16
+	JLT  smmaxtail
+	VMAXPS (R8), Z4, Z4
+	ADDQ $64, R8
+	SUBQ $16, CX
+	JMP  smmax16
+smmaxtail:
+	TESTQ CX, CX
+	JZ   smmaxred
+	TAILMASK
+	VMAXPS (R8), Z5, K1, Z5 // merge-masked: the other lanes keep Z5
+smmaxred:
+	VMAXPS Z5, Z4, Z4
+	VMAXPS Z7, Z6, Z6
+	VMAXPS Z6, Z4, Z4
+	VEXTRACTF64X4 $1, Z4, Y5
+	VMAXPS Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS X5, X4, X4
+	VPERMILPS $0x4e, X4, X5
+	VMAXPS X5, X4, X4
+	VPERMILPS $0xb1, X4, X5
+	VMAXPS X5, X4, X4
+	VBROADCASTSS X4, Z16
+
+	// Pass 2: dst = e^(src − m) and the float64 sums in Z8..Z11.
+	LOADCONSTS
+	VXORPD Z8, Z8, Z8
+	VXORPD Z9, Z9, Z9
+	VXORPD Z10, Z10, Z10
+	VXORPD Z11, Z11, Z11
+	MOVQ DX, CX
+smexp32:
+	CMPQ CX, $32
+	JLT  smexp16
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z12
+	VSUBPS Z16, Z0, Z0
+	VSUBPS Z16, Z12, Z12
+	EXP
+	EXPB
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z12, 64(DI)
+	VCVTPS2PD Y0, Z1
+	VEXTRACTF64X4 $1, Z0, Y2
+	VCVTPS2PD Y2, Z2
+	VCVTPS2PD Y12, Z13
+	VEXTRACTF64X4 $1, Z12, Y14
+	VCVTPS2PD Y14, Z14
+	VADDPD Z1, Z8, Z8
+	VADDPD Z2, Z9, Z9
+	VADDPD Z13, Z10, Z10
+	VADDPD Z14, Z11, Z11
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  smexp32
+smexp16:
+	CMPQ CX, $16
+	JLT  smexptail
+	VMOVUPS (SI), Z0
+	VSUBPS Z16, Z0, Z0
+	EXP
+	VMOVUPS Z0, (DI)
+	VCVTPS2PD Y0, Z1
+	VEXTRACTF64X4 $1, Z0, Y2
+	VCVTPS2PD Y2, Z2
+	VADDPD Z1, Z8, Z8
+	VADDPD Z2, Z9, Z9
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX // fewer than 16 left now
+smexptail:
+	TESTQ CX, CX
+	JZ   smsum
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z0
+	VSUBPS Z16, Z0, Z0
+	EXP
+	VMOVUPS Z0, K1, (DI)
+	VMOVAPS.Z Z0, K1, Z0 // zero the lanes past n before summing
+	VCVTPS2PD Y0, Z1
+	VEXTRACTF64X4 $1, Z0, Y2
+	VCVTPS2PD Y2, Z2
+	VADDPD Z1, Z8, Z8
+	VADDPD Z2, Z9, Z9
+smsum:
+	VADDPD Z9, Z8, Z8
+	VADDPD Z11, Z10, Z10
+	VADDPD Z10, Z8, Z8
+	VEXTRACTF64X4 $1, Z8, Y9
+	VADDPD Y9, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPD X9, X8, X8
+	VPERMILPD $1, X8, X9
+	VADDSD X9, X8, X8
+	VMOVSD X8, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func scaleAVX512(dst *float32, n int, s float32)
+// dst[i] *= s for i < n.
+TEXT ·scaleAVX512(SB), NOSPLIT, $0-20
+	MOVQ dst+0(FP), DI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS s+16(FP), Z31
+scale64:
+	CMPQ CX, $64
+	JLT  scale16
+	VMULPS (DI), Z31, Z0
+	VMULPS 64(DI), Z31, Z1
+	VMULPS 128(DI), Z31, Z2
+	VMULPS 192(DI), Z31, Z3
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP  scale64
+scale16:
+	CMPQ CX, $16
+	JLT  scaletail
+	VMULPS (DI), Z31, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  scale16
+scaletail:
+	TESTQ CX, CX
+	JZ   scaledone
+	TAILMASK
+	VMULPS.Z (DI), Z31, K1, Z0
+	VMOVUPS Z0, K1, (DI)
+scaledone:
 	VZEROUPPER
 	RET

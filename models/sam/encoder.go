@@ -320,7 +320,7 @@ func attentionFused(qkv *tensor.Tensor, b, h, w, c, heads int, rh, rw *tensor.Te
 					cpu.Sgemm(false, true, i1-i0, w, d, 1, src[base+(i0*w+j)*ld+hd*d:], w*ld, rwd[j*w*d:], d, 0, relW[j*w:], w*w)
 				}
 				for r := 0; r < rows; r++ {
-					addOuter(sb[r*n:(r+1)*n], relH[r*h:(r+1)*h], relW[r*w:(r+1)*w])
+					cpu.AddOuter(sb[r*n:(r+1)*n], relH[r*h:(r+1)*h], relW[r*w:(r+1)*w])
 				}
 			}
 			cpu.Softmax(sb, sb, rows, n)
@@ -328,14 +328,4 @@ func attentionFused(qkv *tensor.Tensor, b, h, w, c, heads int, rh, rw *tensor.Te
 		}
 	})
 	return out
-}
-
-// addOuter sets dst[i·len(b)+j] += a[i] + b[j].
-func addOuter(dst, a, b []float32) {
-	for i, av := range a {
-		row := dst[i*len(b) : (i+1)*len(b)]
-		for j, bv := range b {
-			row[j] += av + bv
-		}
-	}
 }
