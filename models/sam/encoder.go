@@ -171,31 +171,65 @@ func (b *Block) Forward(x *tensor.Tensor) *tensor.Tensor {
 
 // windowPartition pads x: (B, H, W, C) with zeros at the bottom and right to multiples of
 // w and cuts it into windows (B·nH·nW, w, w, C), in row-major window order; it returns the
-// padded height and width.
+// padded height and width. One gather, differentiable (its gradient is windowUnpartition
+// of the output gradient).
 func windowPartition(x *tensor.Tensor, w int) (*tensor.Tensor, int, int) {
 	b, h, wd, c := x.SizeOf(0), x.SizeOf(1), x.SizeOf(2), x.SizeOf(3)
-	padH, padW := (w-h%w)%w, (w-wd%w)%w
-	if padH > 0 || padW > 0 {
-		x = tensor.Pad(x, []int{0, 0, 0, padW, 0, padH}, tensor.PadConstant, 0)
-	}
-	hp, wp := h+padH, wd+padW
-	x = tensor.Reshape(x, b, hp/w, w, wp/w, w, c)
-	x = tensor.Permute(x, 0, 1, 3, 2, 4, 5)
-	return tensor.Reshape(x, b*(hp/w)*(wp/w), w, w, c), hp, wp
+	hp, wp := h+(w-h%w)%w, wd+(w-wd%w)%w
+	out := tensor.Empty(b*(hp/w)*(wp/w), w, w, c)
+	windowCopy(x.Data(), out.Data(), b, h, wd, c, w, hp, wp, true)
+	return tensor.Record("sam.windowPartition", out, func(g *tensor.Tensor) []*tensor.Tensor {
+		gx := tensor.Empty(b, h, wd, c)
+		windowCopy(gx.Data(), g.Data(), b, h, wd, c, w, hp, wp, false)
+		return []*tensor.Tensor{gx}
+	}, x), hp, wp
 }
 
 // windowUnpartition reverses windowPartition: windows (B·nH·nW, w, w, C) → (B, h, wd, C),
-// dropping the padding of the (hp, wp) grid.
+// dropping the padding of the (hp, wp) grid. Differentiable (the gradient is
+// windowPartition of the output gradient, zero in the padding).
 func windowUnpartition(x *tensor.Tensor, w, hp, wp, h, wd int) *tensor.Tensor {
 	c := x.SizeOf(3)
 	b := x.SizeOf(0) / (hp / w * (wp / w))
-	x = tensor.Reshape(x, b, hp/w, wp/w, w, w, c)
-	x = tensor.Permute(x, 0, 1, 3, 2, 4, 5)
-	x = tensor.Reshape(x, b, hp, wp, c)
-	if hp > h || wp > wd {
-		x = tensor.Narrow(tensor.Narrow(x, 1, 0, h), 2, 0, wd)
-	}
-	return x
+	out := tensor.Empty(b, h, wd, c)
+	windowCopy(out.Data(), x.Data(), b, h, wd, c, w, hp, wp, false)
+	return tensor.Record("sam.windowUnpartition", out, func(g *tensor.Tensor) []*tensor.Tensor {
+		gw := tensor.Empty(x.Shape()...)
+		windowCopy(g.Data(), gw.Data(), b, h, wd, c, w, hp, wp, true)
+		return []*tensor.Tensor{gw}
+	}, x)
+}
+
+// windowCopy moves rows of C values between a grid (B, h, wd, C) and its windows
+// (B·nH·nW, w, w, C) of the padded (hp, wp) grid: toWindows copies grid → windows,
+// writing zeros into the padding; otherwise windows → grid, skipping the padding.
+func windowCopy(grid, win []float32, b, h, wd, c, w, hp, wp int, toWindows bool) {
+	nh, nw := hp/w, wp/w
+	rows := b * nh * nw * w // one task per window row
+	cpu.ParallelGrain(rows, max(1, 8192/(w*c)), func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			r := t % w
+			wi := t / w // window index: (img, wy, wx)
+			img, wy, wx := wi/(nh*nw), wi/nw%nh, wi%nw
+			y := wy*w + r
+			for col := 0; col < w; col++ {
+				x := wx*w + col
+				wrow := win[((wi*w+r)*w+col)*c : ((wi*w+r)*w+col+1)*c]
+				if y >= h || x >= wd {
+					if toWindows {
+						clear(wrow)
+					}
+					continue
+				}
+				grow := grid[((img*h+y)*wd+x)*c : ((img*h+y)*wd+x+1)*c]
+				if toWindows {
+					copy(wrow, grow)
+				} else {
+					copy(grow, wrow)
+				}
+			}
+		}
+	})
 }
 
 // Forward maps x: (B, H, W, C) to (B, H, W, C).
