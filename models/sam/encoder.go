@@ -322,9 +322,9 @@ func attentionFused(qkv *tensor.Tensor, b, h, w, c, heads int, rh, rw *tensor.Te
 		rhd, rwd = rh.Data(), rw.Data()
 	}
 	scale := float32(1 / math.Sqrt(float64(d)))
-	// Grid rows per block: about 2 Mi scores (8 MiB, so K is packed once per 512 query rows at
+	// Grid rows per block: about 4 Mi scores (16 MiB, so K is packed once per 1024 query rows at
 	// 4096 keys), at least one grid row.
-	gridRows := min(h, max(1, (1<<21)/(w*n)))
+	gridRows := min(h, max(1, (1<<22)/(w*n)))
 	blocks := (h + gridRows - 1) / gridRows
 	ld := 3 * c
 	cpu.Parallel(b*heads*blocks, func(lo, hi int) {

@@ -44,7 +44,7 @@ var ErrNoImage = errors.New("sam: no image set: call SetImage or SetEmbedding fi
 
 // SetImage computes the embedding of img, converted to 8-bit RGB as augment.GoImageToHWC
 // does (grey images repeated to three channels, alpha dropped). progress, if not nil, is
-// called as the encoder goes (see ImageEncoderViT.ForwardProgress).
+// called as the encoder goes (see ImageEncoder.ForwardProgress).
 func (p *Predictor) SetImage(img image.Image, progress func(done, total int)) error {
 	pix, h, w, c := augment.GoImageToHWC(img)
 	if c == 1 {

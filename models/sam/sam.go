@@ -15,10 +15,19 @@ import (
 // reference's Sam module; pixel_mean and pixel_std are in Config, as they are not in the
 // state dict).
 type Model struct {
-	ImageEncoder  *ImageEncoderViT
+	ImageEncoder  ImageEncoder
 	PromptEncoder *PromptEncoder
 	MaskDecoder   *MaskDecoder
 	Config        Config `nn:"-"`
+}
+
+// ImageEncoder maps normalised images x: (B, 3, S, S) to image embeddings (B, D, G, G):
+// *ImageEncoderViT (SAM) or another backbone with the same output (MobileSAM's TinyViT).
+type ImageEncoder interface {
+	Forward(x *tensor.Tensor) *tensor.Tensor
+	// ForwardProgress is Forward calling progress(done, total) as stages finish
+	// (progress may be nil).
+	ForwardProgress(x *tensor.Tensor, progress func(done, total int)) *tensor.Tensor
 }
 
 // MaskThreshold is the logit above which a pixel belongs to the mask.
