@@ -7,6 +7,7 @@ import (
 
 	"github.com/fovea-ml/fovea/data"
 	"github.com/fovea-ml/fovea/models/gcn"
+	"github.com/fovea-ml/fovea/nn"
 	"github.com/fovea-ml/fovea/tensor"
 )
 
@@ -36,11 +37,15 @@ func Predict(m *gcn.Model, img *data.Image) *data.Mask {
 }
 
 // writeOverlays writes, for the first n samples of ds, the image with the
-// predicted mask tinted over it beside the image with the true mask.
+// predicted mask tinted over it beside the image with the true mask. The
+// prediction is made in evaluation mode (BatchNorm on running statistics), as
+// `fovea predict` makes it; the model's mode is restored afterwards.
 func writeOverlays(dir string, m *gcn.Model, ds data.Dataset, n int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	nn.SetTraining(m, false)
+	defer nn.SetTraining(m, true)
 	for i := 0; i < min(n, ds.Len()); i++ {
 		s, err := ds.Get(i)
 		if err != nil {

@@ -2,9 +2,11 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -26,6 +28,10 @@ type Study struct {
 	BR         []bool   // with and/or without Boundary Refinement
 	Upsamplers []string // decoder upsamplers
 	Seeds      []uint64 // one training per seed and setting
+
+	// interruptAfter, if positive, interrupts the study's first trained setting after
+	// this many steps (for tests of the resume path).
+	interruptAfter int
 }
 
 // StudyRun is one training of a Study.
@@ -51,7 +57,8 @@ func (r StudyRun) Variant() string {
 // RunStudy trains every setting of s in turn, each in its own folder under
 // s.Base.Out, and returns the runs. A setting that already finished (its
 // metrics.json exists with the same config) is read back instead of trained
-// again, so an interrupted study continues where it stopped.
+// again, and one that was interrupted resumes from its checkpoint, so running
+// an interrupted study again continues exactly where it stopped.
 func RunStudy(ctx context.Context, s Study, log io.Writer) ([]StudyRun, error) {
 	var runs []StudyRun
 	total := len(s.Ks) * len(s.BR) * len(s.Upsamplers) * len(s.Seeds)
@@ -70,7 +77,16 @@ func RunStudy(ctx context.Context, s Study, log io.Writer) ([]StudyRun, error) {
 						return runs, err
 					}
 					if res == nil {
-						res, err = Run(ctx, cfg, Options{Log: io.Discard})
+						opt := Options{Log: io.Discard, Overwrite: true, interruptAfter: s.interruptAfter}
+						s.interruptAfter = 0
+						if interruptedRun(cfg) {
+							opt.Resume, opt.Overwrite = true, false
+							fmt.Fprintf(log, "    resuming from %s\n", filepath.Join(cfg.Out, "checkpoint.safetensors"))
+						}
+						res, err = Run(ctx, cfg, opt)
+						if errors.Is(err, ErrInterrupted) {
+							return runs, fmt.Errorf("study interrupted at k=%d %s BR=%v seed %d; its checkpoint is saved: run the same command again to continue (finished settings are kept, this one resumes)", k, up, br, seed)
+						}
 						if err != nil {
 							return runs, fmt.Errorf("k=%d %s BR=%v seed %d: %w", k, up, br, seed, err)
 						}
@@ -82,6 +98,17 @@ func RunStudy(ctx context.Context, s Study, log io.Writer) ([]StudyRun, error) {
 		}
 	}
 	return runs, nil
+}
+
+// interruptedRun reports whether cfg.Out holds the checkpoint of an unfinished run
+// of exactly cfg, which Run can resume.
+func interruptedRun(cfg Config) bool {
+	var prev Config
+	if err := readJSON(filepath.Join(cfg.Out, "config.json"), &prev); err != nil || prev != cfg {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(cfg.Out, "checkpoint.safetensors"))
+	return err == nil
 }
 
 // finishedRun returns the result of a run already completed with exactly

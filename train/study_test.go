@@ -51,3 +51,36 @@ func TestRunStudyReusesFinishedRuns(t *testing.T) {
 		t.Errorf("first %+v, second %+v", first, second)
 	}
 }
+
+// An interrupted study, run again, keeps the finished setting, resumes the interrupted
+// one from its checkpoint and ends exactly where an uninterrupted study ends.
+func TestRunStudyResumesInterruptedSetting(t *testing.T) {
+	base := tinyConfig(t.TempDir())
+	base.Epochs, base.WarmupEpochs = 2, 0
+	s := Study{Base: base, Ks: []int{1, 3}, BR: []bool{true}, Upsamplers: []string{"bilinear"}, Seeds: []uint64{0}}
+	straight, err := RunStudy(context.Background(), s, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Base.Out = t.TempDir()
+	s.interruptAfter = 5 // mid second epoch of the first setting
+	_, err = RunStudy(context.Background(), s, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "run the same command again") {
+		t.Fatalf("interrupted study returned %v", err)
+	}
+	var log strings.Builder
+	resumed, err := RunStudy(context.Background(), s, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "resuming from") {
+		t.Errorf("no resume in the log:\n%s", log.String())
+	}
+	for i := range straight {
+		a, b := straight[i], resumed[i]
+		a.Seconds, b.Seconds = 0, 0
+		if a != b {
+			t.Errorf("setting %d: straight %+v, resumed %+v", i, a, b)
+		}
+	}
+}

@@ -48,9 +48,12 @@ type Summary struct {
 
 // Options are the run-time choices that are not part of the experiment.
 type Options struct {
-	Resume   bool      // continue from Out/checkpoint.safetensors
-	Log      io.Writer // progress bar and epoch lines (nil: discard)
-	Progress bool      // draw a progress bar
+	Resume bool // continue from Out/checkpoint.safetensors
+	// Overwrite lets a new run replace the checkpoints of a run already in Out;
+	// without it (and without Resume) Run refuses such a folder.
+	Overwrite bool
+	Log       io.Writer // progress bar and epoch lines (nil: discard)
+	Progress  bool      // draw a progress bar
 
 	// interruptAfter, if positive, makes the run behave as if cancelled
 	// after this many training steps (for tests of the interrupt path).
@@ -68,6 +71,13 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	}
 	if cfg.Threads > 0 {
 		cpu.SetThreads(cfg.Threads)
+	}
+	if !opt.Resume && !opt.Overwrite {
+		for _, f := range []string{"checkpoint.safetensors", "last.safetensors", "best.safetensors"} {
+			if _, err := os.Stat(filepath.Join(cfg.Out, f)); err == nil {
+				return nil, fmt.Errorf("train: %s already holds a run (%s): continue it with --resume, or give a new --out folder (or --overwrite to replace it)", cfg.Out, f)
+			}
+		}
 	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, err

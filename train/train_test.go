@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fovea-ml/fovea/nn"
@@ -106,5 +107,61 @@ func TestTimeBudgetPlansEpochs(t *testing.T) {
 	}
 	if res.Epochs != 1 {
 		t.Errorf("trained %d epochs, want 1", res.Epochs)
+	}
+}
+
+// The overlays written at the end of a run show what `fovea predict` gives for the
+// final checkpoint: evaluation mode, not BatchNorm on one image's statistics. A 32×32
+// run (a 1×1 map at the last stage) used to panic here.
+func TestOverlaysMatchPredict(t *testing.T) {
+	for _, size := range []int{64, 32} {
+		dir := t.TempDir()
+		cfg := tinyConfig(dir)
+		cfg.ImageSize, cfg.Epochs = size, 1
+		if _, err := Run(context.Background(), cfg, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := LoadModel(filepath.Join(dir, "last.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, val, _, err := openData(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := t.TempDir()
+		if err := writeOverlays(want, m, val, 2); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"shapes_val_000000.png", "shapes_val_000001.png"} {
+			a, err := os.ReadFile(filepath.Join(dir, "overlays", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(want, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(a) != string(b) {
+				t.Errorf("size %d: overlay %s differs from a prediction with the saved model", size, name)
+			}
+		}
+	}
+}
+
+// A folder that holds a run is not silently replaced.
+func TestRunRefusesExistingRun(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(dir)
+	cfg.Epochs = 1
+	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(context.Background(), cfg, Options{})
+	if err == nil || !strings.Contains(err.Error(), "already holds a run") || !strings.Contains(err.Error(), "--resume") {
+		t.Fatalf("second run into %s: %v", dir, err)
+	}
+	if _, err := Run(context.Background(), cfg, Options{Overwrite: true}); err != nil {
+		t.Fatalf("with Overwrite: %v", err)
 	}
 }

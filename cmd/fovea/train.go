@@ -17,7 +17,7 @@ import (
 func init() {
 	cfg := train.DefaultConfig()
 	var configFile string
-	var resume, quiet bool
+	var resume, overwrite, quiet bool
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Train a Global Convolutional Network for segmentation (on the built-in shapes data by default)",
@@ -40,7 +40,7 @@ Ctrl-C saves a checkpoint; --resume continues exactly where the run stopped.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			res, err := train.Run(ctx, c, train.Options{Resume: resume, Log: cmd.ErrOrStderr(), Progress: !quiet && term.IsTerminal(int(os.Stderr.Fd()))})
+			res, err := train.Run(ctx, c, train.Options{Resume: resume, Overwrite: overwrite, Log: cmd.ErrOrStderr(), Progress: !quiet && term.IsTerminal(int(os.Stderr.Fd()))})
 			if errors.Is(err, train.ErrInterrupted) {
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
 				os.Exit(130)
@@ -56,6 +56,7 @@ Ctrl-C saves a checkpoint; --resume continues exactly where the run stopped.`,
 	f := cmd.Flags()
 	f.StringVar(&configFile, "config", "", "JSON file with a training config (flags given explicitly override it)")
 	f.BoolVar(&resume, "resume", false, "continue from --out/checkpoint.safetensors")
+	f.BoolVar(&overwrite, "overwrite", false, "replace a run already in --out (without it such a folder is refused)")
 	f.BoolVar(&quiet, "quiet", false, "no progress bar (it is also off when standard error is not a terminal)")
 	f.StringVar(&cfg.Dataset, "dataset", cfg.Dataset, `"shapes" or a VOC-layout folder (JPEGImages/, SegmentationClass/, ImageSets/Segmentation/{train,val}.txt)`)
 	f.IntVar(&cfg.ImageSize, "image-size", cfg.ImageSize, "image side for the shapes data (multiple of 32)")
