@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/fovea-ml/fovea/internal/atomicfile"
 	"github.com/fovea-ml/fovea/metrics/rle"
 )
 
@@ -68,7 +69,7 @@ func ExportVOC(dir string, splits []Split, opts ExportOptions) error {
 			return fmt.Errorf("data: export: %w", err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "classes.txt"), []byte(strings.Join(opts.Classes, "\n")+"\n"), 0o644); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(dir, "classes.txt"), []byte(strings.Join(opts.Classes, "\n")+"\n")); err != nil {
 		return fmt.Errorf("data: export: %w", err)
 	}
 	seen := map[string]string{}
@@ -81,7 +82,7 @@ func ExportVOC(dir string, splits []Split, opts ExportOptions) error {
 		trainval = append(trainval, names...)
 		list := []byte(strings.Join(names, "\n") + "\n")
 		for _, sub := range []string{"Segmentation", "Main"} {
-			if err := os.WriteFile(filepath.Join(dir, "ImageSets", sub, sp.Name+".txt"), list, 0o644); err != nil {
+			if err := atomicfile.WriteBytes(filepath.Join(dir, "ImageSets", sub, sp.Name+".txt"), list); err != nil {
 				return fmt.Errorf("data: export: %w", err)
 			}
 		}
@@ -89,7 +90,7 @@ func ExportVOC(dir string, splits []Split, opts ExportOptions) error {
 	if len(splits) > 1 {
 		list := []byte(strings.Join(trainval, "\n") + "\n")
 		for _, sub := range []string{"Segmentation", "Main"} {
-			if err := os.WriteFile(filepath.Join(dir, "ImageSets", sub, "trainval.txt"), list, 0o644); err != nil {
+			if err := atomicfile.WriteBytes(filepath.Join(dir, "ImageSets", sub, "trainval.txt"), list); err != nil {
 				return fmt.Errorf("data: export: %w", err)
 			}
 		}
@@ -151,7 +152,7 @@ func exportSplit(dir string, sp Split, opts ExportOptions, seen map[string]strin
 		return nil, fmt.Errorf("data: export %s: %w", dir, err)
 	}
 	p := filepath.Join(dir, "annotations", "instances_"+sp.Name+".json")
-	if err := os.WriteFile(p, b, 0o644); err != nil {
+	if err := atomicfile.WriteBytes(p, b); err != nil {
 		return nil, fmt.Errorf("data: export: %w", err)
 	}
 	return names, nil

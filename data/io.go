@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/fovea-ml/fovea/internal/atomicfile"
 )
 
 // ReadImage decodes the PNG or JPEG file at path into an Image with values in
@@ -276,25 +278,8 @@ func WriteMaskPNG(path string, m *Mask) error {
 // writeFile writes through a temporary file in the same folder and renames it,
 // so a failed write never leaves a half file under the final name.
 func writeFile(path string, enc func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("data: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	err = f.Chmod(0o644)
-	if err == nil {
-		err = enc(f)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("data: write %s: %w", path, err)
+	if err := atomicfile.Write(path, enc); err != nil {
+		return fmt.Errorf("data: %w", err)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/fovea-ml/fovea/internal/atomicfile"
 )
 
 // VOCClasses are Pascal VOC's 21 segmentation classes, background first;
@@ -283,5 +285,5 @@ func writeVOCAnnotation(path, filename string, h, w, depth int, boxes []Box, cla
 	if err != nil {
 		return fmt.Errorf("data: write %s: %w", path, err)
 	}
-	return os.WriteFile(path, append(out, '\n'), 0o644)
+	return atomicfile.WriteBytes(path, append(out, '\n'))
 }

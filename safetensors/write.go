@@ -1,16 +1,15 @@
 package safetensors
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/fovea-ml/fovea/internal/atomicfile"
 )
 
 // Tensor is one tensor to write. Set exactly one of Float32 and Raw (or
@@ -33,39 +32,9 @@ type Tensor struct {
 // syncs it and renames it over path, so a crash or error never leaves a
 // partial file at path, and a File still mapping the old path keeps reading
 // the old contents. See Write for the layout and for what panics.
-func Save(path string, tensors []Tensor, metadata map[string]string) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = Write(bw, tensors, metadata); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
+func Save(path string, tensors []Tensor, metadata map[string]string) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return Write(w, tensors, metadata) }); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/fovea-ml/fovea/models/gcn"
@@ -55,25 +56,25 @@ func (c Config) Validate() error {
 	case c.Dataset == "":
 		return fmt.Errorf("train config: dataset is empty, want \"shapes\" or a VOC folder")
 	case c.ImageSize <= 0 || c.ImageSize%32 != 0:
-		return fmt.Errorf("train config: image_size %d, want a positive multiple of 32", c.ImageSize)
+		return fmt.Errorf("train config: image_size (--image-size) %d, want a positive multiple of 32", c.ImageSize)
 	case c.Epochs < 1:
-		return fmt.Errorf("train config: epochs %d, want at least 1", c.Epochs)
+		return fmt.Errorf("train config: epochs (--epochs) %d, want at least 1", c.Epochs)
 	case c.Batch < 1:
-		return fmt.Errorf("train config: batch %d, want at least 1", c.Batch)
-	case !(c.LR > 0):
-		return fmt.Errorf("train config: lr %v, want > 0", c.LR)
-	case c.WeightDecay < 0:
-		return fmt.Errorf("train config: weight_decay %v, want ≥ 0", c.WeightDecay)
-	case c.WarmupEpochs < 0 || c.WarmupEpochs >= float64(c.Epochs):
-		return fmt.Errorf("train config: warmup_epochs %v, want in [0, epochs)", c.WarmupEpochs)
+		return fmt.Errorf("train config: batch (--batch) %d, want at least 1", c.Batch)
+	case !(c.LR > 0) || math.IsInf(c.LR, 1):
+		return fmt.Errorf("train config: lr (--lr) %v, want > 0", c.LR)
+	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 1):
+		return fmt.Errorf("train config: weight_decay (--weight-decay) %v, want ≥ 0", c.WeightDecay)
+	case !(c.WarmupEpochs >= 0 && c.WarmupEpochs < float64(c.Epochs)):
+		return fmt.Errorf("train config: warmup_epochs (--warmup-epochs) %v, want in [0, %d) (less than the epochs)", c.WarmupEpochs, c.Epochs)
 	case c.Schedule != "poly" && c.Schedule != "cosine":
-		return fmt.Errorf("train config: schedule %q, want poly or cosine", c.Schedule)
-	case c.Erasing < 0 || c.Erasing > 1:
-		return fmt.Errorf("train config: random_erasing %v, want a probability in [0, 1]", c.Erasing)
+		return fmt.Errorf("train config: schedule (--schedule) %q, want poly or cosine", c.Schedule)
+	case !(c.Erasing >= 0 && c.Erasing <= 1):
+		return fmt.Errorf("train config: random_erasing (--random-erasing) %v, want a probability in [0, 1]", c.Erasing)
 	case c.Workers < 0:
-		return fmt.Errorf("train config: workers %d, want ≥ 0", c.Workers)
+		return fmt.Errorf("train config: workers (--workers) %d, want ≥ 0", c.Workers)
 	case c.Out == "":
-		return fmt.Errorf("train config: out is empty")
+		return fmt.Errorf("train config: out (--out) is empty")
 	}
 	return c.Model.Validate()
 }

@@ -2,7 +2,6 @@ package train
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/fovea-ml/fovea/internal/atomicfile"
 )
 
 // EpochRecord is one line of metrics.jsonl: the training loss and
@@ -84,22 +85,7 @@ func writeHistory(dir string, hist []EpochRecord) error {
 
 // writeFileAtomic writes data to a temporary file beside path and renames it,
 // so a crash never leaves half a file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
-}
+func writeFileAtomic(path string, data []byte) error { return atomicfile.WriteBytes(path, data) }
 
 // PlotCurves draws the training loss and the validation MIoU per epoch, side
 // by side, into a PNG at path.

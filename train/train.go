@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fovea-ml/fovea/data"
+	"github.com/fovea-ml/fovea/internal/atomicfile"
 	"github.com/fovea-ml/fovea/internal/cpu"
 	"github.com/fovea-ml/fovea/metrics/seg"
 	"github.com/fovea-ml/fovea/models/gcn"
@@ -80,6 +81,10 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		}
 	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return nil, err
+	}
+	// Temporary files of a killed run (a checkpoint half written) are garbage.
+	if _, err := atomicfile.RemoveStale(cfg.Out); err != nil {
 		return nil, err
 	}
 	trainDS, valDS, classes, err := openData(cfg)

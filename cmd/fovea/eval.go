@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fovea-ml/fovea/internal/atomicfile"
 )
 
 // evalCmd is `fovea eval`; its subcommands (seg, voc, coco) live in
@@ -48,7 +49,7 @@ func writeEvalJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("--json %s: %w", path, err)
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteBytes(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("--json: %w", err)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fovea-ml/fovea/internal/atomicfile"
 	"github.com/fovea-ml/fovea/train"
 )
 
@@ -51,11 +52,11 @@ in the same folder (other settings) are kept in the table and chart.`,
 			if len(runs) > 0 {
 				table := train.StudyTable(runs)
 				fmt.Fprint(cmd.OutOrStdout(), table)
-				if werr := os.WriteFile(filepath.Join(base.Out, "study.md"), []byte(table), 0o644); werr != nil {
+				if werr := atomicfile.WriteBytes(filepath.Join(base.Out, "study.md"), []byte(table)); werr != nil {
 					return werr
 				}
 				b, _ := json.MarshalIndent(runs, "", "  ")
-				if werr := os.WriteFile(filepath.Join(base.Out, "study.json"), b, 0o644); werr != nil {
+				if werr := atomicfile.WriteBytes(filepath.Join(base.Out, "study.json"), b); werr != nil {
 					return werr
 				}
 				if werr := train.PlotStudy(filepath.Join(base.Out, "study.png"), runs); werr != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fovea-ml/fovea/augment"
+	"github.com/fovea-ml/fovea/internal/atomicfile"
 	"github.com/fovea-ml/fovea/models/sam"
 )
 
@@ -354,19 +355,11 @@ func writeSAMResults(dir, imagePath string, pix []uint8, h, w int, prompts []sam
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "result.json"), append(js, '\n'), 0o644)
+	return atomicfile.WriteBytes(filepath.Join(dir, "result.json"), append(js, '\n'))
 }
 
 func writePNGFile(path string, img image.Image) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return f.Close()
+	return atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) })
 }
 
 func writeFloat32s(path string, v []float32) error {
@@ -374,7 +367,7 @@ func writeFloat32s(path string, v []float32) error {
 	for i, x := range v {
 		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(x))
 	}
-	return os.WriteFile(path, buf, 0o644)
+	return atomicfile.WriteBytes(path, buf)
 }
 
 func drawDot(img *image.RGBA, x, y, r int, c color.RGBA) {

@@ -38,6 +38,11 @@ Ctrl-C saves a checkpoint; --resume continues exactly where the run stopped.`,
 				// Flags given explicitly override the file.
 				c = overrideChanged(cmd, fc, cfg)
 			}
+			// The default one-epoch warm-up cannot fit a one-epoch run: halve the run
+			// instead of refusing a warm-up length the user never chose.
+			if !cmd.Flags().Changed("warmup-epochs") && configFile == "" && c.WarmupEpochs >= float64(c.Epochs) {
+				c.WarmupEpochs = float64(c.Epochs) / 2
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			res, err := train.Run(ctx, c, train.Options{Resume: resume, Overwrite: overwrite, Log: cmd.ErrOrStderr(), Progress: !quiet && term.IsTerminal(int(os.Stderr.Fd()))})

@@ -13,7 +13,7 @@ func TestTrainPredictEval(t *testing.T) {
 	dir := t.TempDir()
 	run := filepath.Join(dir, "run")
 	out, err := runFovea(t, "train", "--train-images", "16", "--val-images", "4", "--image-size", "64", "--width", "0.125",
-		"--epochs", "1", "--warmup-epochs", "0", "--time-budget", "0", "--batch", "8", "--out", run, "--quiet")
+		"--epochs", "1", "--time-budget", "0", "--batch", "8", "--out", run, "--quiet") // the default warm-up is clamped to fit one epoch
 	if err != nil {
 		t.Fatalf("train: %v\n%s", err, out)
 	}
@@ -40,5 +40,25 @@ func TestTrainPredictEval(t *testing.T) {
 	os.WriteFile(bad, []byte("not a checkpoint"), 0o644)
 	if _, err := runFovea(t, "predict", "--checkpoint", bad, "--input", preds, "--out", preds); err == nil || !strings.Contains(err.Error(), "bad.safetensors") {
 		t.Errorf("predict with a corrupt checkpoint: %v", err)
+	}
+}
+
+// Flag errors name the flag the user typed; NaN is refused.
+func TestTrainFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--epochs", "2", "--warmup-epochs", "3"}, "--warmup-epochs"},
+		{[]string{"--weight-decay", "NaN"}, "--weight-decay"},
+		{[]string{"--lr", "Inf"}, "--lr"},
+		{[]string{"--random-erasing", "NaN"}, "--random-erasing"},
+	} {
+		args := append([]string{"train", "--out", filepath.Join(dir, "run"), "--quiet"}, c.args...)
+		_, err := runFovea(t, args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one naming %s", c.args, err, c.want)
+		}
 	}
 }
