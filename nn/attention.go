@@ -28,6 +28,10 @@ type MultiheadAttention struct {
 	NumHeads     int
 	Dropout      float32
 	Rng          *rand.Rand `nn:"-"`
+	// InProjDelta, when set, supplies ΔW added to InProjWeight for each
+	// forward pass (see WeightDelta); not saved. OutProj is a Linear and
+	// has its own Delta.
+	InProjDelta WeightDelta `nn:"-"`
 }
 
 // NewMultiheadAttention returns attention over embed-dimensional tokens
@@ -86,13 +90,19 @@ func (m *MultiheadAttention) Attend(query, key, value *tensor.Tensor, opt Attent
 			tensor.FormatShape(query.Shape()), tensor.FormatShape(key.Shape()), tensor.FormatShape(value.Shape()), e, h))
 	}
 	n, l, s, d := query.SizeOf(0), query.SizeOf(1), key.SizeOf(1), e/h
+	win := m.InProjWeight
+	if m.InProjDelta != nil {
+		if dw := m.InProjDelta.DeltaWeight(); dw != nil {
+			win = tensor.Add(win, dw)
+		}
+	}
 	var q, k, v *tensor.Tensor
 	if query == key && key == value {
-		qkv := Affine(query, m.InProjWeight, m.InProjBias)
+		qkv := Affine(query, win, m.InProjBias)
 		parts := tensor.Split(qkv, -1, e, e, e)
 		q, k, v = parts[0], parts[1], parts[2]
 	} else {
-		ws := tensor.Split(m.InProjWeight, 0, e, e, e)
+		ws := tensor.Split(win, 0, e, e, e)
 		bs := []*tensor.Tensor{nil, nil, nil}
 		if m.InProjBias != nil {
 			bs = tensor.Split(m.InProjBias, 0, e, e, e)

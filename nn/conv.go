@@ -44,6 +44,8 @@ type Conv2d struct {
 	PaddingSame               bool
 	PaddingMode               PaddingMode
 	Groups                    int
+	// Delta, when set, is applied to the output (see Delta); not saved.
+	Delta Delta `nn:"-"`
 }
 
 // NewConv2d returns a Conv2d initialised as PyTorch does (weight and bias
@@ -71,8 +73,16 @@ func NewConv2d(rng *rand.Rand, cfg Conv2dConfig) *Conv2d {
 
 // Forward convolves x: (N, In, H, W) into (N, Out, OH, OW) with
 // OH = (H + 2·PH − DH·(KH−1) − 1)/SH + 1, likewise OW (OH = H with
-// PaddingSame).
+// PaddingSame), then applies Delta if set.
 func (c *Conv2d) Forward(x *tensor.Tensor) *tensor.Tensor {
+	y := c.conv(x)
+	if c.Delta != nil {
+		return c.Delta.Forward(x, y)
+	}
+	return y
+}
+
+func (c *Conv2d) conv(x *tensor.Tensor) *tensor.Tensor {
 	kh, kw := c.Weight.SizeOf(2), c.Weight.SizeOf(3)
 	dh, dw := max(c.Dilation[0], 1), max(c.Dilation[1], 1)
 	var top, bottom, left, right int

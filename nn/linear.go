@@ -8,11 +8,34 @@ import (
 	"github.com/fovea-ml/fovea/tensor"
 )
 
+// Delta changes a layer's output without replacing the layer: a Linear,
+// Conv2d or Embedding whose Delta field is set returns Delta.Forward(x, y),
+// where x is the layer's input and y the output it computed. Package peft
+// sets it to add LoRA's low-rank term (y + s·B·A·x) or a bottleneck adapter
+// (y + up(act(down(y)))). The fields are tagged nn:"-", so the adapter's
+// parameters are neither in the model's state dict nor among its
+// Parameters; a nil Delta costs one comparison. Forward may be called from
+// several goroutines at once when the model serves inference, so an
+// implementation must not change shared state then.
+type Delta interface {
+	Forward(x, y *tensor.Tensor) *tensor.Tensor
+}
+
+// WeightDelta supplies a tensor to add to a weight for one forward pass (of
+// the weight's shape, or nil for none). MultiheadAttention's packed
+// in-projection, which has no Linear to hook, uses it (LoRA on
+// nn.MultiheadAttention, as PEFT merges it into in_proj_weight).
+type WeightDelta interface {
+	DeltaWeight() *tensor.Tensor
+}
+
 // Linear is a fully connected layer, y = x·Weightᵀ + Bias (torch.nn.Linear).
 // State-dict names: weight (Out, In), bias (Out); Bias is nil without bias.
 type Linear struct {
 	Weight *tensor.Tensor // (out, in)
 	Bias   *tensor.Tensor // (out), or nil
+	// Delta, when set, is applied to the output (see Delta); not saved.
+	Delta Delta `nn:"-"`
 }
 
 // NewLinear returns a Linear layer from in to out features, initialised as
@@ -26,8 +49,14 @@ func NewLinear(rng *rand.Rand, in, out int, bias bool) *Linear {
 	return l
 }
 
-// Forward maps x: (…, in) to (…, out).
-func (l *Linear) Forward(x *tensor.Tensor) *tensor.Tensor { return Affine(x, l.Weight, l.Bias) }
+// Forward maps x: (…, in) to (…, out), then applies Delta if set.
+func (l *Linear) Forward(x *tensor.Tensor) *tensor.Tensor {
+	y := Affine(x, l.Weight, l.Bias)
+	if l.Delta != nil {
+		return l.Delta.Forward(x, y)
+	}
+	return y
+}
 
 // Affine returns x·wᵀ + b (torch.nn.functional.linear) as one fused,
 // differentiable operation. x: (…, in), w: (out, in), b: (out) or nil;
@@ -121,6 +150,9 @@ type Embedding struct {
 	// PaddingIdx, when in [0, num), is a row that is initialised to zero and
 	// receives no gradient, as PyTorch's padding_idx; negative means none.
 	PaddingIdx int
+	// Delta, when set, is applied to the output, with the indices as x (see
+	// Delta); not saved.
+	Delta Delta `nn:"-"`
 }
 
 // NewEmbedding returns an Embedding of num vectors of size dim drawn from
@@ -144,8 +176,16 @@ func NewEmbeddingPadded(rng *rand.Rand, num, dim, paddingIdx int) *Embedding {
 }
 
 // Forward looks up idx: any shape of integral values in [0, num), giving
-// (…idx shape, dim).
+// (…idx shape, dim), then applies Delta if set.
 func (e *Embedding) Forward(idx *tensor.Tensor) *tensor.Tensor {
+	y := e.lookup(idx)
+	if e.Delta != nil {
+		return e.Delta.Forward(idx, y)
+	}
+	return y
+}
+
+func (e *Embedding) lookup(idx *tensor.Tensor) *tensor.Tensor {
 	w := e.Weight
 	if w.Dim() != 2 {
 		panic(fmt.Sprintf("nn.Embedding: weight of shape %s, want (num, dim)", tensor.FormatShape(w.Shape())))
