@@ -53,7 +53,7 @@ func (f *samModelFlags) load(log io.Writer) (*sam.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(log, "loaded %s (encoder width %d, depth %d) in %.1f s\n", f.checkpoint, m.Config.EncoderEmbedDim, m.Config.EncoderDepth, time.Since(start).Seconds())
+	fmt.Fprintf(log, "loaded %s (%s) in %.1f s\n", f.checkpoint, m.Config.Describe(), time.Since(start).Seconds())
 	return m, nil
 }
 

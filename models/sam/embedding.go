@@ -55,10 +55,8 @@ func (p *Predictor) LoadEmbedding(path string) error {
 		if err := json.Unmarshal([]byte(v), &c); err != nil {
 			return fmt.Errorf("%s: metadata \"sam.config\": %v", path, err)
 		}
-		mc := p.Model.Config
-		if c.EncoderEmbedDim != mc.EncoderEmbedDim || c.EncoderDepth != mc.EncoderDepth || c.ImageSize != mc.ImageSize || c.PromptEmbedDim != mc.PromptEmbedDim {
-			return fmt.Errorf("%s: made by a model with encoder width %d, depth %d, image size %d; this model has %d, %d, %d",
-				path, c.EncoderEmbedDim, c.EncoderDepth, c.ImageSize, mc.EncoderEmbedDim, mc.EncoderDepth, mc.ImageSize)
+		if a, b := c.Describe(), p.Model.Config.Describe(); a != b {
+			return fmt.Errorf("%s: made by another image encoder (%s); this model is %s", path, a, b)
 		}
 	}
 	d, shape, err := f.Float32("image_embedding")

@@ -39,8 +39,14 @@ func New(rng *rand.Rand, cfg Config) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	var enc ImageEncoder
+	if cfg.Encoder == EncoderTinyViT {
+		enc = newTinyViT(rng, cfg)
+	} else {
+		enc = newImageEncoder(rng, cfg)
+	}
 	return &Model{
-		ImageEncoder:  newImageEncoder(rng, cfg),
+		ImageEncoder:  enc,
 		PromptEncoder: newPromptEncoder(rng, cfg),
 		MaskDecoder:   newMaskDecoder(rng, cfg),
 		Config:        cfg,
@@ -83,23 +89,19 @@ func (m *Model) PostprocessMasks(masks *tensor.Tensor, inputSize, origSize [2]in
 
 // ConfigFromWeights recognises the architecture from the shapes of a checkpoint's
 // tensors (names without any "model." style prefix): vit_b, vit_l and vit_h, and other
-// sizes as far as shapes tell. The number of attention heads is not visible in the
-// shapes: the encoder's comes from the relative-position tables (head width), the
-// decoder's is the official 8; give a JSON config for models that differ.
+// sizes as far as shapes tell; MobileSAM (vit_t) and other TinyViT encoders by
+// image_encoder.patch_embed.seq.0.c.weight (see tinyViTConfigFromWeights). The number of
+// attention heads is not visible in the shapes: the encoder's comes from the
+// relative-position tables (head width), the decoder's is the official 8; give a JSON
+// config for models that differ.
 func ConfigFromWeights(src nn.TensorSource, prefix string) (Config, error) {
-	shape := func(name string) []int {
-		s, _ := src.Shape(prefix + name)
-		return s
-	}
-	need := func(name string, dims int) ([]int, error) {
-		s, ok := src.Shape(prefix + name)
-		if !ok {
-			return nil, fmt.Errorf("no tensor %q: not a Segment Anything checkpoint", prefix+name)
+	shape, need := weightShapes(src, prefix)
+	if _, ok := src.Shape(prefix + tinyViTMarker); ok {
+		c, err := tinyViTConfigFromWeights(src, prefix)
+		if err != nil {
+			return c, err
 		}
-		if len(s) != dims {
-			return nil, fmt.Errorf("tensor %q has shape %s, want %d dimensions", prefix+name, tensor.FormatShape(s), dims)
-		}
-		return s, nil
+		return promptDecoderFromWeights(src, prefix, c)
 	}
 	c := VitB()
 	pw, err := need("image_encoder.patch_embed.proj.weight", 4)
@@ -168,6 +170,34 @@ func ConfigFromWeights(src nn.TensorSource, prefix string) (Config, error) {
 	if l1 := shape("image_encoder.blocks.0.mlp.lin1.weight"); len(l1) == 2 {
 		c.MLPRatio = float64(l1[0]) / float64(c.EncoderEmbedDim)
 	}
+	return promptDecoderFromWeights(src, prefix, c)
+}
+
+// weightShapes returns shape(name), the shape of prefix+name or nil, and need(name,
+// dims), the shape of a tensor that must exist with dims dimensions.
+func weightShapes(src nn.TensorSource, prefix string) (func(string) []int, func(string, int) ([]int, error)) {
+	shape := func(name string) []int {
+		s, _ := src.Shape(prefix + name)
+		return s
+	}
+	need := func(name string, dims int) ([]int, error) {
+		s, ok := src.Shape(prefix + name)
+		if !ok {
+			return nil, fmt.Errorf("no tensor %q: not a Segment Anything checkpoint", prefix+name)
+		}
+		if len(s) != dims {
+			return nil, fmt.Errorf("tensor %q has shape %s, want %d dimensions", prefix+name, tensor.FormatShape(s), dims)
+		}
+		return s, nil
+	}
+	return shape, need
+}
+
+// promptDecoderFromWeights completes c, whose image encoder is recognised, with the neck's
+// width (the prompt embedding width), the prompt encoder and the mask decoder, and
+// validates it.
+func promptDecoderFromWeights(src nn.TensorSource, prefix string, c Config) (Config, error) {
+	shape, need := weightShapes(src, prefix)
 	n0, err := need("image_encoder.neck.0.weight", 4)
 	if err != nil {
 		return c, err
