@@ -80,7 +80,9 @@ func newMaskDecoder(rng *rand.Rand, c Config) *MaskDecoder {
 
 // Forward decodes B prompts against the image embedding image: (1, D, G, G) shared by all
 // prompts, or (B, D, G, G) one per prompt, with its positional encoding pe: (1, D, G, G),
-// sparse prompt embeddings (B, T, D) and dense ones (B, D, G, G). It returns mask logits
+// sparse prompt embeddings (B, T, D) and dense ones (B, D, G, G), or (1, D, G, G) shared
+// by all prompts. A shared image with shared dense embeddings is processed once where the
+// prompts do not yet differ (the first token-to-image attention's keys and values). It returns mask logits
 // (B, K, 4G, 4G) and predicted IoUs (B, K), with K = M (masks 1…M) when multimask, else
 // K = 1 (mask 0).
 func (m *MaskDecoder) Forward(image, pe, sparse, dense *tensor.Tensor, multimask bool) (masks, iou *tensor.Tensor) {
@@ -95,9 +97,9 @@ func (m *MaskDecoder) Forward(image, pe, sparse, dense *tensor.Tensor, multimask
 // PredictMasks is Forward returning all M+1 masks (B, M+1, 4G, 4G) and IoUs (B, M+1).
 func (m *MaskDecoder) PredictMasks(image, pe, sparse, dense *tensor.Tensor) (masks, iou *tensor.Tensor) {
 	bs, d := sparse.SizeOf(0), sparse.SizeOf(2)
-	if image.Dim() != 4 || image.SizeOf(1) != d || (image.SizeOf(0) != 1 && image.SizeOf(0) != bs) ||
-		!tensor.SameShape(dense.Shape(), []int{bs, d, image.SizeOf(2), image.SizeOf(3)}) {
-		panic(fmt.Sprintf("sam.MaskDecoder: image embedding %s, sparse %s, dense %s: want (1 or B, D, G, G), (B, T, D), (B, D, G, G)",
+	if image.Dim() != 4 || image.SizeOf(1) != d || (image.SizeOf(0) != 1 && image.SizeOf(0) != bs) || dense.Dim() != 4 ||
+		(dense.SizeOf(0) != 1 && dense.SizeOf(0) != bs) || !tensor.SameShape(dense.Shape()[1:], []int{d, image.SizeOf(2), image.SizeOf(3)}) {
+		panic(fmt.Sprintf("sam.MaskDecoder: image embedding %s, sparse %s, dense %s: want (1 or B, D, G, G), (B, T, D), (1 or B, D, G, G)",
 			shapeOf(image), shapeOf(sparse), shapeOf(dense)))
 	}
 	gh, gw := image.SizeOf(2), image.SizeOf(3)
@@ -222,7 +224,15 @@ func (a *DecoderAttention) Forward(q, k, v *tensor.Tensor) *tensor.Tensor {
 	q, k, v = a.QProj.Forward(q), a.KProj.Forward(k), a.VProj.Forward(v)
 	var o *tensor.Tensor
 	if tensor.AnyRequiresGrad(q, k, v) {
-		o = decoderAttentionGraph(q, k, v, a.Heads)
+		// Broadcast a shared (batch 1) side to the other's batch.
+		b := max(q.SizeOf(0), k.SizeOf(0))
+		expand := func(t *tensor.Tensor) *tensor.Tensor {
+			if t.SizeOf(0) == b {
+				return t
+			}
+			return tensor.Expand(t, b, t.SizeOf(1), t.SizeOf(2))
+		}
+		o = decoderAttentionGraph(expand(q), expand(k), expand(v), a.Heads)
 	} else {
 		o = decoderAttentionFused(q, k, v, a.Heads)
 	}
@@ -245,8 +255,18 @@ func decoderAttentionGraph(q, k, v *tensor.Tensor, h int) *tensor.Tensor {
 
 // decoderAttentionFused is decoderAttentionGraph for inference, with no graph and no head
 // permutes: each (batch, head) multiplies its strided columns of q, k and v directly.
+// Either side may have batch 1 and be shared by the other's batch.
 func decoderAttentionFused(q, k, v *tensor.Tensor, h int) *tensor.Tensor {
-	b, l, s, c := q.SizeOf(0), q.SizeOf(1), k.SizeOf(1), q.SizeOf(2)
+	l, s, c := q.SizeOf(1), k.SizeOf(1), q.SizeOf(2)
+	b := max(q.SizeOf(0), k.SizeOf(0))
+	// Batch strides: 0 for a shared side.
+	stride := func(t *tensor.Tensor, per int) int {
+		if t.SizeOf(0) == 1 {
+			return 0
+		}
+		return per
+	}
+	sq, sk := stride(q, l*c), stride(k, s*c)
 	d := c / h
 	out := tensor.Empty(b, l, c)
 	qd, kd, vd, od := q.Data(), k.Data(), v.Data(), out.Data()
@@ -255,9 +275,9 @@ func decoderAttentionFused(q, k, v *tensor.Tensor, h int) *tensor.Tensor {
 		sc := make([]float32, l*s)
 		for t := lo; t < hi; t++ {
 			bi, hd := t/h, t%h
-			cpu.Sgemm(false, true, l, s, d, scale, qd[bi*l*c+hd*d:], c, kd[bi*s*c+hd*d:], c, 0, sc, s)
+			cpu.Sgemm(false, true, l, s, d, scale, qd[bi*sq+hd*d:], c, kd[bi*sk+hd*d:], c, 0, sc, s)
 			cpu.Softmax(sc, sc, l, s)
-			cpu.Sgemm(false, false, l, d, s, 1, sc, s, vd[bi*s*c+hd*d:], c, 0, od[bi*l*c+hd*d:], c)
+			cpu.Sgemm(false, false, l, d, s, 1, sc, s, vd[bi*sk+hd*d:], c, 0, od[bi*l*c+hd*d:], c)
 		}
 	})
 	return out

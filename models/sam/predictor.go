@@ -35,7 +35,13 @@ type Predictor struct {
 // NewPredictor returns a predictor over m. It freezes m's parameters (nn.Freeze), so
 // inference records no graph; unfreeze them to train.
 func NewPredictor(m *Model) *Predictor {
-	nn.Freeze(m)
+	// Only write what changes, so that predictors made concurrently over a frozen model
+	// (as Load returns it) do not race.
+	for _, p := range nn.Parameters(m) {
+		if p.RequiresGrad() {
+			p.SetRequiresGrad(false)
+		}
+	}
 	return &Predictor{Model: m}
 }
 

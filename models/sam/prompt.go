@@ -113,7 +113,8 @@ func (p *PromptEncoder) densePE() *tensor.Tensor {
 // (B, 1, 4G, 4G) low-resolution mask logits. Any of them may be nil; B comes from the
 // first one given (1 if none). Without boxes, one padding point is appended to the points.
 // It returns the sparse embeddings (B, N(+1) + 2·[boxes], D) and the dense embeddings
-// (B, D, G, G).
+// (B, D, G, G) — or (1, D, G, G) without masks: the no-mask embedding, the same for every
+// prompt, which MaskDecoder broadcasts (the reference repeats it B times).
 func (p *PromptEncoder) Forward(points, labels, boxes, masks *tensor.Tensor) (sparse, dense *tensor.Tensor) {
 	bs := 1
 	switch {
@@ -155,7 +156,8 @@ func (p *PromptEncoder) Forward(points, labels, boxes, masks *tensor.Tensor) (sp
 		}
 		dense = p.MaskDownscaling.Forward(masks)
 	} else {
-		dense = tensor.Expand(tensor.Reshape(p.NoMaskEmbed.Weight, 1, d, 1, 1), bs, d, gh, gw)
+		// The same for every prompt: one copy, which the decoder broadcasts.
+		dense = tensor.Expand(tensor.Reshape(p.NoMaskEmbed.Weight, 1, d, 1, 1), 1, d, gh, gw)
 	}
 	return sparse, dense
 }

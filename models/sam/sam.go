@@ -83,7 +83,12 @@ func (m *Model) Preprocess(img *tensor.Tensor) *tensor.Tensor {
 func (m *Model) PostprocessMasks(masks *tensor.Tensor, inputSize, origSize [2]int) *tensor.Tensor {
 	s := m.Config.ImageSize
 	x := functional.Interpolate(masks, functional.InterpolateOptions{Size: [2]int{s, s}, Mode: functional.Bilinear})
-	x = tensor.Narrow(tensor.Narrow(x, 2, 0, inputSize[0]), 3, 0, inputSize[1])
+	if inputSize != [2]int{s, s} {
+		x = tensor.Narrow(tensor.Narrow(x, 2, 0, inputSize[0]), 3, 0, inputSize[1])
+	}
+	if origSize == inputSize {
+		return x // resizing to the same size is the identity
+	}
 	return functional.Interpolate(x, functional.InterpolateOptions{Size: origSize, Mode: functional.Bilinear})
 }
 
