@@ -22,9 +22,8 @@ const (
 	BottleneckAdapter PeftType = "BOTTLENECK_ADAPTER"
 )
 
-// Config is an adapter's configuration: *LoraConfig or *BottleneckConfig.
-// It is what adapter_config.json holds. (PEFT's prompt-learning configs,
-// prefix tuning first, are meant to join them; see docs/peft.md.)
+// Config is an adapter's configuration: *LoraConfig, *BottleneckConfig or
+// *PrefixTuningConfig. It is what adapter_config.json holds.
 type Config interface {
 	// Type returns the adapter kind ("peft_type").
 	Type() PeftType
@@ -269,10 +268,12 @@ func parseConfig(b []byte) (Config, error) {
 		return parseLoraConfig(raw)
 	case BottleneckAdapter:
 		return parseBottleneckConfig(raw)
+	case PrefixTuning:
+		return parsePrefixTuningConfig(raw)
 	case "":
 		return nil, fmt.Errorf(`no "peft_type"`)
 	}
-	return nil, fmt.Errorf("peft_type %q is not supported (fovea reads %q and %q)", t, LoRA, BottleneckAdapter)
+	return nil, fmt.Errorf("peft_type %q is not supported (fovea reads %q, %q and %q)", t, LoRA, BottleneckAdapter, PrefixTuning)
 }
 
 // marshalFields writes fields as PEFT does: keys sorted, two-space indent.

@@ -1,8 +1,10 @@
 // Package peft is parameter-efficient fine-tuning for any fovea model, after
 // Hugging Face PEFT: LoRA (Hu et al. 2021) and bottleneck adapters (Houlsby
 // et al. 2019, Pfeiffer et al. 2020) added to the layers selected by module
-// name, merged into the weights or kept apart, and saved alone in PEFT's
-// folder layout (adapter_config.json + adapter_model.safetensors).
+// name, merged into the weights or kept apart, prefix tuning (Li & Liang
+// 2021) for models that take a per-layer past (models/lm: Past), all saved
+// alone in PEFT's folder layout (adapter_config.json +
+// adapter_model.safetensors).
 //
 // fovea models hold concrete *nn.Linear, *nn.Conv2d, *nn.Embedding and
 // *nn.MultiheadAttention fields, so an adapter cannot replace a layer as
@@ -26,7 +28,8 @@
 // (PeftConfig, LoraConfig), tuners_utils.go (target selection),
 // lora_layer.go (tuners/lora/layer.py), adapter.go (bottleneck adapters),
 // peft_model.go (PeftModel, LoraModel's merge/unload), save_and_load.go
-// (utils/save_and_load.py) and svd.go (LoRA extracted from a full
+// (utils/save_and_load.py), prefix.go (PrefixTuningConfig, PrefixEncoder,
+// get_prompt) and svd.go (LoRA extracted from a full
 // fine-tune). docs/peft.md maps every PEFT field and key and lists where
 // fovea differs on purpose.
 package peft

@@ -50,6 +50,8 @@ type adapter struct {
 	config   Config
 	entries  []*entry
 	warnings []string // notes from building it, kept by commit
+	// prefix is a prefix-tuning adapter's prompt encoder (no entries then).
+	prefix *prefixEncoder
 }
 
 // NewModel adapts base (a pointer to a model) with one adapter named
@@ -64,7 +66,7 @@ func NewModel(base any, cfg Config, rng *rand.Rand) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	ad, err := m.build(DefaultAdapter, cfg)
+	ad, err := m.build(DefaultAdapter, cfg, false)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +97,7 @@ var errUnloaded = errors.New("peft: the model was unloaded (MergeAndUnload or Un
 // add_adapter). It is not active until SetAdapter selects it, and its
 // parameters stay frozen until then. An error leaves the model unchanged.
 func (m *Model) AddAdapter(name string, cfg Config) error {
-	ad, err := m.build(name, cfg)
+	ad, err := m.build(name, cfg, false)
 	if err != nil {
 		return err
 	}
@@ -119,12 +121,18 @@ func cloneConfig(cfg Config) Config {
 		cc.TargetModules.Names = slices.Clone(c.TargetModules.Names)
 		cc.ExcludeModules.Names = slices.Clone(c.ExcludeModules.Names)
 		return &cc
+	case *PrefixTuningConfig:
+		cc := *c
+		return &cc
 	}
 	return cfg
 }
 
-// build makes adapter name's layers without touching the model.
-func (m *Model) build(name string, cfg Config) (*adapter, error) {
+// build makes adapter name's layers without touching the model. loading
+// says the adapter's tensors will be copied from a checkpoint: a
+// prefix-tuning adapter then gets no projection MLP, since PEFT saves the
+// encoder's output.
+func (m *Model) build(name string, cfg Config, loading bool) (*adapter, error) {
 	if m.unloaded {
 		return nil, errUnloaded
 	}
@@ -140,6 +148,9 @@ func (m *Model) build(name string, cfg Config) (*adapter, error) {
 	cfg = cloneConfig(cfg)
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if pc, ok := cfg.(*PrefixTuningConfig); ok {
+		return m.buildPrefix(name, pc, pc.InferenceMode || loading), nil
 	}
 	tp, ex := cfg.patterns()
 	targets, err := findTargets(m.base, tp, ex)
@@ -231,6 +242,9 @@ func (m *Model) isActive(name string) bool {
 // adapterParams lists an adapter's tensors with PEFT's names (without the
 // adapter name), in the model's module order.
 func (ad *adapter) params() []nn.Named {
+	if ad.prefix != nil {
+		return ad.prefix.params()
+	}
 	var out []nn.Named
 	for _, e := range ad.entries {
 		for _, p := range e.layer.params() {
@@ -238,6 +252,17 @@ func (ad *adapter) params() []nn.Named {
 		}
 	}
 	return out
+}
+
+// saved lists the tensors an adapter saves and loads: its parameters, or
+// for prefix tuning the prompt encoder's output, "prompt_embeddings" (n,
+// num_layers·2·token_dim), as PEFT's get_prompt_embedding_to_save (a new
+// tensor when the encoder has its MLP, the embedding itself otherwise).
+func (ad *adapter) saved() []nn.Named {
+	if ad.prefix != nil {
+		return []nn.Named{{Name: prefixKey, Tensor: ad.prefix.output()}}
+	}
+	return ad.params()
 }
 
 // biasNames returns the base model's biases that adapter ad trains and
@@ -569,6 +594,11 @@ func (m *Model) doMerge(op string, names []string, safe bool) error {
 	ads, err := m.selected(names)
 	if err != nil {
 		return err
+	}
+	for _, ad := range ads {
+		if ad.prefix != nil {
+			return fmt.Errorf("peft: %s: adapter %q is prefix tuning, which has no weights to merge into", op, ad.name)
+		}
 	}
 	pend, err := m.prepareMerge(op, ads, safe)
 	if err != nil {

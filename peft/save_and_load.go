@@ -53,7 +53,7 @@ func (m *Model) Checkpoint(name string) (*Checkpoint, error) {
 		return nil, fmt.Errorf("peft: no adapter named %q (the model has %s)", name, quoteList(m.order))
 	}
 	var ts []nn.Named
-	for _, p := range ad.params() {
+	for _, p := range ad.saved() {
 		ts = append(ts, nn.Named{Name: p.Name, Tensor: p.Tensor.Detach()})
 	}
 	for _, b := range m.biasNames(ad) {
@@ -304,7 +304,7 @@ func (m *Model) fill(name string, c *Checkpoint, opt LoadOptions) (*filled, erro
 	}
 	cfg := cloneConfig(c.Config)
 	cfg.setInferenceMode(!opt.Trainable)
-	ad, err := m.build(name, cfg)
+	ad, err := m.build(name, cfg, true)
 	if err != nil {
 		if c.Source != "" {
 			return nil, fmt.Errorf("%w (adapter %s)", err, c.Source)
@@ -313,7 +313,7 @@ func (m *Model) fill(name string, c *Checkpoint, opt LoadOptions) (*filled, erro
 	}
 	want := map[string]*tensor.Tensor{}
 	canonical := map[string]string{}
-	for _, p := range ad.params() {
+	for _, p := range ad.saved() {
 		want[p.Name] = p.Tensor
 		canonical[p.Name] = p.Name
 		// PEFT writes nn.MultiheadAttention's out_proj under
@@ -362,7 +362,7 @@ func (m *Model) fill(name string, c *Checkpoint, opt LoadOptions) (*filled, erro
 		return nil, fmt.Errorf("peft: %s: %q matches no tensor of the adapter built from %s on %T (keys look like %q)",
 			src, t.Name, ConfigName, m.base, firstKey(ad))
 	}
-	for _, p := range ad.params() {
+	for _, p := range ad.saved() {
 		if !got[p.Name] {
 			return nil, fmt.Errorf("peft: %s: no tensor %q (%s targets module %q)", src, p.Name, ConfigName, moduleOfKey(p.Name))
 		}
@@ -371,7 +371,7 @@ func (m *Model) fill(name string, c *Checkpoint, opt LoadOptions) (*filled, erro
 }
 
 func firstKey(ad *adapter) string {
-	if ps := ad.params(); len(ps) > 0 {
+	if ps := ad.saved(); len(ps) > 0 {
 		return ps[0].Name
 	}
 	return ""

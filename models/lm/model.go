@@ -86,10 +86,29 @@ var activations = map[string]func(*tensor.Tensor) *tensor.Tensor{
 type Conv1D struct {
 	Weight *tensor.Tensor // (in, out)
 	Bias   *tensor.Tensor // (out), or nil
+	// Delta, when set, is applied to the output as y = Delta.Forward(x, y): the hook
+	// through which peft adds LoRA or a bottleneck adapter. It is not a parameter and not
+	// in the state dict.
+	Delta nn.Delta `nn:"-"`
 }
 
 // Forward maps x: (…, in) to (…, out).
-func (c *Conv1D) Forward(x *tensor.Tensor) *tensor.Tensor { return conv1D(x, c.Weight, c.Bias) }
+func (c *Conv1D) Forward(x *tensor.Tensor) *tensor.Tensor {
+	y := conv1D(x, c.Weight, c.Bias)
+	if c.Delta != nil {
+		y = c.Delta.Forward(x, y)
+	}
+	return y
+}
+
+// LinearWeights returns the weight, the bias and true (the weight is stored (in, out),
+// PEFT's fan_in_fan_out): with DeltaHook it makes Conv1D a peft.LinearModule.
+func (c *Conv1D) LinearWeights() (weight, bias *tensor.Tensor, fanInFanOut bool) {
+	return c.Weight, c.Bias, true
+}
+
+// DeltaHook returns the address of the Delta field, where peft installs its hook.
+func (c *Conv1D) DeltaHook() *nn.Delta { return &c.Delta }
 
 // RMSNorm is root-mean-square normalisation over the last dimension (Zhang & Sennrich
 // 2019; LLaMA): y = x/√(mean(x²) + Eps)·Weight. State-dict name: weight (d); Weight may
