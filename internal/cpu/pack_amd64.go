@@ -70,8 +70,7 @@ func erfAVX512(dst, src *float32, n int)
 func geluAVX512(dst, src *float32, n int)
 
 // vmathAsm runs one of the vector math kernels over dst, src (same length,
-// non-empty): 0 exp, 1 sigmoid, 2 SiLU, 3 tanh, 4 erf, 5 GELU (exact only
-// for x ≥ −2√2).
+// non-empty): 0 exp, 1 sigmoid, 2 SiLU, 3 tanh, 4 erf, 5 GELU.
 func vmathAsm(op int, dst, src []float32) {
 	_ = dst[len(src)-1]
 	switch op {

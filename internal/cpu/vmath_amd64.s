@@ -224,8 +224,8 @@ tanhdone:
 	VZEROUPPER
 	RET
 
-// Vectorised erf and GELU: fdlibm's three ranges (see erff in vmath.go)
-// evaluated for all lanes and blended.
+// Vectorised erf: fdlibm's three ranges (see erff in vmath.go) evaluated
+// for all lanes and blended.
 
 DATA erfc<>+0(SB)/4, $0x3e0375d4 // pp0 0.12837916709551256
 DATA erfc<>+4(SB)/4, $0xbea66beb // pp1 -0.3250421072470015
@@ -417,29 +417,120 @@ erfdone:
 	VZEROUPPER
 	RET
 
+// GELU(x) = x·Φ(x) with Φ the standard normal CDF, through the upper tail
+// Q(z) = 1 − Φ(z) = e^(−z²/2)·U(z) of z = |x|: U(z) = e^(z²/2)·Q(z) =
+// erfcx(z/√2)/2 is smooth on [0, ∞), and a (4, 5) rational fits it on
+// [0, 15] to 6.3e-9 relative error (geluU in vmath.go). With
+//   v = z·Q(z) = 2^n · (e^r · z·U(z)),
+//   GELU(x) = −v for x ≤ 0 (−0 for x = −0), x − v for x > 0.
+// −z²/2 = a + lo exactly (a = z·m rounded, m = −z/2, lo the FMA residual),
+// a = n·ln2 + r as in EXP and e^(−z²/2) = 2^n·e^(r + lo): no rounding of z²,
+// which would cost ~z² ulp in the left tail. z·U(z) is evaluated in float64
+// (in float32 the rational's roundings cost up to 6 ulp); e^(r + lo) is
+// Cephes' polynomial in float32, and scaling by 2^n last rounds subnormal
+// results once. z is clamped to 15, past which v underflows to 0; NaN
+// propagates, and x = −Inf gives NaN (−Inf·0, as x/2·(1 + erf(x/√2)) does).
+
+DATA geluc<>+0(SB)/8, $0.5000000031505325     // p0
+DATA geluc<>+8(SB)/8, $0.4392829749243424     // p1
+DATA geluc<>+16(SB)/8, $0.18396880476401356   // p2
+DATA geluc<>+24(SB)/8, $0.04088101650371972   // p3
+DATA geluc<>+32(SB)/8, $0.0041532136894922855 // p4
+DATA geluc<>+40(SB)/8, $1.0                   // q0
+DATA geluc<>+48(SB)/8, $1.6764509568825885    // q1
+DATA geluc<>+56(SB)/8, $1.2055468862356868    // q2
+DATA geluc<>+64(SB)/8, $0.4714078181253383    // q3
+DATA geluc<>+72(SB)/8, $0.10247962853476733   // q4
+DATA geluc<>+80(SB)/8, $0.010410451196264596  // q5
+DATA geluc<>+88(SB)/4, $0x41700000            // zmax 15
+DATA geluc<>+92(SB)/4, $0xbf000000            // -0.5
+DATA geluc<>+96(SB)/4, $0x00030000            // VFIXUPIMMPS table: −Inf → QNaN, else keep
+GLOBL geluc<>(SB), RODATA|NOPTR, $100
+
+// GELUCORE sets Z11 = GELU(Z0). Constants: LOADCONSTS's Z20..Z29 (log2e,
+// ln2 hi/lo, the exp polynomial, 1, 0.5), Z31 abs mask, Z30 15, Z19 −0.5,
+// Z18 the fixup table, Z17 zero. Scratch Z1..Z10, Z12..Z15, K2.
+#define GELUCORE \
+	VANDPS Z31, Z0, Z1 \
+	VXORPS Z1, Z0, Z10 \
+	VMINPS Z1, Z30, Z1 \
+	VCVTPS2PD Y1, Z12 \
+	VEXTRACTF32X8 $1, Z1, Y13 \
+	VCVTPS2PD Y13, Z13 \
+	VMULPS Z19, Z1, Z2 \
+	VMULPS Z2, Z1, Z4 \
+	VFMSUB213PS Z4, Z1, Z2 \
+	VMULPS Z20, Z4, Z5 \
+	VRNDSCALEPS $0x08, Z5, Z5 \
+	VFNMADD231PS Z21, Z5, Z4 \
+	VFNMADD231PS Z22, Z5, Z4 \
+	VADDPS Z2, Z4, Z4 \
+	VBROADCASTSD geluc<>+32(SB), Z8 \
+	VMOVAPD Z8, Z9 \
+	VFMADD213PD.BCST geluc<>+24(SB), Z12, Z8 \
+	VFMADD213PD.BCST geluc<>+24(SB), Z13, Z9 \
+	VFMADD213PD.BCST geluc<>+16(SB), Z12, Z8 \
+	VFMADD213PD.BCST geluc<>+16(SB), Z13, Z9 \
+	VFMADD213PD.BCST geluc<>+8(SB), Z12, Z8 \
+	VFMADD213PD.BCST geluc<>+8(SB), Z13, Z9 \
+	VFMADD213PD.BCST geluc<>+0(SB), Z12, Z8 \
+	VFMADD213PD.BCST geluc<>+0(SB), Z13, Z9 \
+	VMULPD Z12, Z8, Z8 \
+	VMULPD Z13, Z9, Z9 \
+	VBROADCASTSD geluc<>+80(SB), Z14 \
+	VMOVAPD Z14, Z15 \
+	VFMADD213PD.BCST geluc<>+72(SB), Z12, Z14 \
+	VFMADD213PD.BCST geluc<>+72(SB), Z13, Z15 \
+	VFMADD213PD.BCST geluc<>+64(SB), Z12, Z14 \
+	VFMADD213PD.BCST geluc<>+64(SB), Z13, Z15 \
+	VFMADD213PD.BCST geluc<>+56(SB), Z12, Z14 \
+	VFMADD213PD.BCST geluc<>+56(SB), Z13, Z15 \
+	VFMADD213PD.BCST geluc<>+48(SB), Z12, Z14 \
+	VFMADD213PD.BCST geluc<>+48(SB), Z13, Z15 \
+	VFMADD213PD.BCST geluc<>+40(SB), Z12, Z14 \
+	VFMADD213PD.BCST geluc<>+40(SB), Z13, Z15 \
+	VDIVPD Z14, Z8, Z8 \
+	VDIVPD Z15, Z9, Z9 \
+	VCVTPD2PS Z8, Y8 \
+	VCVTPD2PS Z9, Y9 \
+	VINSERTF32X8 $1, Y9, Z8, Z8 \
+	VMULPS Z4, Z4, Z7 \
+	VMOVAPS Z23, Z6 \
+	VFMADD213PS Z24, Z4, Z6 \
+	VFMADD213PS Z25, Z4, Z6 \
+	VFMADD213PS Z26, Z4, Z6 \
+	VFMADD213PS Z27, Z4, Z6 \
+	VFMADD213PS Z29, Z4, Z6 \
+	VFMADD213PS Z4, Z7, Z6 \
+	VADDPS Z28, Z6, Z6 \
+	VMULPS Z6, Z8, Z8 \
+	VSCALEFPS Z5, Z8, Z8 \
+	VXORPS Z10, Z8, Z11 \
+	VCMPPS $1, Z0, Z17, K2 \
+	VSUBPS Z8, Z0, K2, Z11 \
+	VFIXUPIMMPS $0, Z18, Z0, Z11
+
+#define GELUCONSTS \
+	LOADCONSTS \
+	VBROADCASTSS vmc<>+76(SB), Z31 \
+	VBROADCASTSS geluc<>+88(SB), Z30 \
+	VBROADCASTSS geluc<>+92(SB), Z19 \
+	VBROADCASTSS geluc<>+96(SB), Z18 \
+	VXORPS Z17, Z17, Z17
+
 // func geluAVX512(dst, src *float32, n int)
-// dst = x/2·(1 + erf(x/√2)), accurate for x ≥ −2√2 (the caller redoes the
-// lanes below).
+// dst = x/2·(1 + erf(x/√2)) for all x (see GELUCORE).
 TEXT ·geluAVX512(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
-	LOADCONSTS
-	VBROADCASTSS vmc<>+76(SB), Z19
+	GELUCONSTS
 geluloop:
 	CMPQ CX, $16
 	JLT  gelutail
-	VMOVUPS (SI), Z17
-	VMULPS.BCST erfc<>+252(SB), Z17, Z4
-	ERFCORE
-	VBROADCASTSS erfc<>+244(SB), Z18
-	VSUBPS Z15, Z18, Z18
-	VXORPS Z16, Z16, Z16
-	VCMPPS $1, Z16, Z4, K2
-	VMOVAPS Z15, K2, Z18
-	VMULPS Z18, Z17, Z18
-	VMULPS Z29, Z18, Z18
-	VMOVUPS Z18, (DI)
+	VMOVUPS (SI), Z0
+	GELUCORE
+	VMOVUPS Z11, (DI)
 	ADDQ $64, SI
 	ADDQ $64, DI
 	SUBQ $16, CX
@@ -448,17 +539,9 @@ gelutail:
 	TESTQ CX, CX
 	JZ   geludone
 	TAILMASK
-	VMOVUPS.Z (SI), K1, Z17
-	VMULPS.BCST erfc<>+252(SB), Z17, Z4
-	ERFCORE
-	VBROADCASTSS erfc<>+244(SB), Z18
-	VSUBPS Z15, Z18, Z18
-	VXORPS Z16, Z16, Z16
-	VCMPPS $1, Z16, Z4, K2
-	VMOVAPS Z15, K2, Z18
-	VMULPS Z18, Z17, Z18
-	VMULPS Z29, Z18, Z18
-	VMOVUPS Z18, K1, (DI)
+	VMOVUPS.Z (SI), K1, Z0
+	GELUCORE
+	VMOVUPS Z11, K1, (DI)
 geludone:
 	VZEROUPPER
 	RET

@@ -60,7 +60,7 @@ func testVectorMath(t *testing.T) {
 		{"SiLU", SiLU, func(x float64) float64 { return x / (1 + math.Exp(-x)) }, 5, 1e-37},
 		{"Tanh", Tanh, math.Tanh, 4, 0},
 		{"Erf", Erf, math.Erf, 4, 0},
-		{"GELU", GELU, func(x float64) float64 { return 0.5 * x * math.Erfc(-x/math.Sqrt2) }, 16, 1e-37},
+		{"GELU", GELU, geluRef, 3, 0},
 		{"GELUTanh", GELUTanh, func(x float64) float64 {
 			return x / (1 + math.Exp(-2*math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
 		}, 16, 1e-37},
@@ -81,6 +81,54 @@ func testVectorMath(t *testing.T) {
 		}
 		t.Logf("%s: worst %.1f ulp", tc.name, worst)
 	}
+}
+
+// geluRef is x/2·(1 + erf(x/√2)) in float64, written with erfc so that it
+// keeps its relative accuracy for x ≪ 0.
+func geluRef(x float64) float64 { return 0.5 * x * math.Erfc(-x/math.Sqrt2) }
+
+// TestGELUSweep checks GELU against float64 on every 509th float32 of
+// magnitude below 16 (past which GELU(x) rounds to x or to −0), both signs,
+// and on the special values: within 3 ulp, subnormal results included.
+func TestGELUSweep(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		var xs []float32
+		for b := uint32(0); b < math.Float32bits(16); b += 509 {
+			xs = append(xs, math.Float32frombits(b), -math.Float32frombits(b))
+		}
+		for _, x := range []float64{16, 20, 1e30, math.MaxFloat32, math.Inf(1), math.NaN()} {
+			xs = append(xs, float32(x), float32(-x))
+		}
+		dst := make([]float32, len(xs))
+		GELU(dst, xs)
+		worst, at := 0.0, float32(0)
+		for i, x := range xs {
+			want := geluRef(float64(x))
+			u := ulps(dst[i], want)
+			if w := float32(want); u > 3 || (w == 0 && math.Signbit(float64(w)) != math.Signbit(float64(dst[i]))) {
+				t.Fatalf("GELU(%g) = %g, want %g (%.2f ulp)", x, dst[i], want, u)
+			}
+			if u > worst {
+				worst, at = u, x
+			}
+		}
+		t.Logf("%d values: worst %.2f ulp at x = %g", len(xs), worst, at)
+	})
+}
+
+// TestGELURational checks the fit behind GELU: geluU(z) against
+// e^(z²/2)·erfc(z/√2)/2 on [0, 15] (the fit's bound is 6.3e-9).
+func TestGELURational(t *testing.T) {
+	worst := 0.0
+	for i := 0; i <= 150000; i++ {
+		z := float64(i) * 1e-4
+		want := math.Exp(z*z/2) * math.Erfc(z/math.Sqrt2) / 2
+		worst = max(worst, math.Abs(geluU(z)/want-1))
+	}
+	if worst > 6.4e-9 {
+		t.Errorf("geluU: relative error %.3g, want ≤ 6.4e-9", worst)
+	}
+	t.Logf("geluU: worst relative error %.3g", worst)
 }
 
 func TestSoftmax(t *testing.T) {
@@ -116,21 +164,30 @@ func testSoftmax(t *testing.T) {
 	}
 }
 
+// BenchmarkVectorMath runs each function over 1M floats drawn from
+// N(0, 3²); GELU/N01 draws them from N(0, 1), like a transformer's
+// activations (fewer elements in the tails).
 func BenchmarkVectorMath(b *testing.B) {
-	src := make([]float32, 1<<20)
+	const n = 1 << 20
 	rng := rand.New(rand.NewPCG(1, 1))
+	src, unit := make([]float32, n), make([]float32, n)
 	for i := range src {
 		src[i] = float32(rng.NormFloat64() * 3)
 	}
-	dst := make([]float32, len(src))
+	for i := range unit {
+		unit[i] = float32(rng.NormFloat64())
+	}
+	dst := make([]float32, n)
 	for _, f := range []struct {
 		name string
 		f    func(dst, src []float32)
-	}{{"Exp", Exp}, {"Sigmoid", Sigmoid}, {"Tanh", Tanh}, {"Erf", Erf}, {"GELU", GELU}} {
+		src  []float32
+	}{{"Exp", Exp, src}, {"Sigmoid", Sigmoid, src}, {"Tanh", Tanh, src}, {"Erf", Erf, src},
+		{"GELU", GELU, src}, {"GELU/N01", GELU, unit}} {
 		b.Run(f.name, func(b *testing.B) {
-			b.SetBytes(int64(4 * len(src)))
+			b.SetBytes(int64(4 * len(f.src)))
 			for i := 0; i < b.N; i++ {
-				f.f(dst, src)
+				f.f(dst, f.src)
 			}
 		})
 	}
