@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,11 @@ func (f *samModelFlags) load(log io.Writer) (*sam.Model, error) {
 	if f.checkpoint == "" {
 		return nil, fmt.Errorf("--checkpoint is required")
 	}
+	// The encoder makes a few hundred MB of short-lived activations per block; with the
+	// default GOGC the heap may grow to twice the live model plus those before a
+	// collection (vit_b: 1.06 GB peak RSS for a 375 MB checkpoint). Collecting at 25%
+	// growth keeps it at 0.69 GB at no measurable cost in time.
+	debug.SetGCPercent(25)
 	start := time.Now()
 	m, err := sam.Load(f.checkpoint, f.config)
 	if err != nil {
