@@ -6,6 +6,7 @@ Run from anywhere, with Debian's Python (PyTorch 1.13 and NumPy):
     /usr/bin/python3 bench/compare.py                 # every case, 2 threads, + 1-thread GEMM
     /usr/bin/python3 bench/compare.py 'gemm-*' --rounds 3
     /usr/bin/python3 bench/compare.py --fovea ./fovea --repeat 20 --min-time 2
+    /usr/bin/python3 bench/compare.py --sam-src ~/src/segment-anything 'sam-*'
 
 It runs the cases of `fovea bench` (bench/cases) in PyTorch and NumPy under
 the same names and the same timing rule (warm-up runs, then at least
@@ -27,7 +28,11 @@ The Python side:
     fwd cases run on tensors that do not require grad; fwdbwd cases set
     x.grad = w.grad = None, run the forward pass and y.backward(ones) with
     x and the weights requiring grad, as `fovea bench` does with ZeroGrad
-    and BackwardWith.
+    and BackwardWith;
+  - the sam-* cases run segment-anything's own code (build_sam_vit_b(),
+    random weights, .eval(), torch.no_grad()) from a checkout given by
+    --sam-src DIR or $FOVEA_SAM_SRC (the folder holding segment_anything/,
+    put first on sys.path); without either they are skipped with a note.
 """
 import os
 import sys
@@ -131,6 +136,74 @@ def pixelshuffle(side):
     return (lambda: F.pixel_shuffle(x, 2).contiguous()), 0.0
 
 
+# ---------------------------------------------------------------------------
+# Segment Anything (bench/cases/sam.go), on segment-anything's own code, which is
+# not installed here: main() puts --sam-src / $FOVEA_SAM_SRC on sys.path, or
+# leaves these cases out when neither is given.
+
+SAM_SRC = None  # the folder holding segment_anything/, set by main()
+_sam_model = None
+
+
+def sam_vit_b():
+    """segment-anything's vit_b with random weights (no checkpoint), in eval mode."""
+    global _sam_model
+    if _sam_model is None:
+        from segment_anything import build_sam_vit_b
+        torch.manual_seed(0)
+        _sam_model = build_sam_vit_b().eval()
+    return _sam_model
+
+
+def sam_encoder_flops(grid=64, width=768, mlp=3072, depth=12, global_idx=(2, 5, 8, 11),
+                      window=14, patch=16, out=256):
+    """Matmul/conv FLOPs of the image encoder, as samEncoderFlops in bench/cases/sam.go."""
+    t = grid * grid
+    total = 2.0 * t * width * 3 * patch * patch + 2.0 * t * out * width + 2.0 * t * out * out * 9
+    for i in range(depth):
+        if i in global_idx:
+            tw, keys, side = t, t, grid
+        else:
+            n = -(-grid // window)
+            tw, keys, side = n * n * window * window, window * window, window
+        total += 2.0 * tw * width * 3 * width + 2.0 * tw * width * width  # qkv, proj
+        total += 2.0 * 2 * tw * keys * width  # QK^T, PV
+        total += 2.0 * 2 * tw * side * width  # decomposed relative positions
+        total += 2.0 * 2 * t * width * mlp  # MLP
+    return total
+
+
+def sam_encoder(side):
+    if side != "torch":
+        return None
+    sam = sam_vit_b()
+    x = uniform((1, 3, 1024, 1024), 1)
+
+    def run():
+        with torch.no_grad():
+            return sam.image_encoder(x)
+    return run, sam_encoder_flops()
+
+
+def sam_prompt_decoder(side):
+    """One positive point, as SamPredictor.predict_torch: prompt encoder, then the mask
+    decoder with get_dense_pe() and multimask_output=True, to low-res logits."""
+    if side != "torch":
+        return None
+    sam = sam_vit_b()
+    emb = uniform((1, 256, 64, 64), 1)
+    coords = torch.tensor([[[500.0, 375.0]]])
+    labels = torch.tensor([[1]], dtype=torch.int)
+
+    def run():
+        with torch.no_grad():
+            sparse, dense = sam.prompt_encoder(points=(coords, labels), boxes=None, masks=None)
+            return sam.mask_decoder(image_embeddings=emb, image_pe=sam.prompt_encoder.get_dense_pe(),
+                                    sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+                                    multimask_output=True)
+    return run, 0.0
+
+
 CASES = {
     "gemm-1024": gemm(1024, 1024, 1024),
     "gemm-2048": gemm(2048, 2048, 2048),
@@ -142,14 +215,15 @@ CASES = {
                                                       (21, 21, 1, 15, 1, (0, 7))], True),
     "bilinear2x-n8-c64-64-fwd": bilinear,
     "pixelshuffle2-n8-c64-64-fwd": pixelshuffle,
+    "sam-vitb-encoder-1024": sam_encoder,
+    "sam-vitb-prompt-decoder": sam_prompt_decoder,
 }
-
 
 def target(name):
     """The issue's target as (max ratio fovea time / reference time, words)."""
     if name in ("gemm-1024", "gemm-2048"):
         return 1 / 0.9, "≥ 0.9× OpenBLAS GFLOP/s"
-    if name.startswith("gemm-"):
+    if name.startswith(("gemm-", "sam-")):
         return None, ""
     if name.startswith(("conv", "gcn")):
         return 1.1, "≤ 1.1× time"
@@ -300,6 +374,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3,
                     help="alternate fovea and Python this many times per case, order flipped each round; "
                          "the median of the rounds' medians is reported (default 3)")
+    ap.add_argument("--sam-src", default=os.environ.get("FOVEA_SAM_SRC"), metavar="DIR",
+                    help="a checkout of facebookresearch/segment-anything (the folder holding segment_anything/) "
+                         "for the sam-* cases (default: $FOVEA_SAM_SRC; without either they are skipped)")
     ap.add_argument("--json", action="store_true",
                     help="print one JSON object per line (a header, then one per row) instead of Markdown")
     args = ap.parse_args()
@@ -315,6 +392,19 @@ def main():
                 ap.error(f"unknown case {pat!r}; known cases: {', '.join(names)}")
             chosen.update(hit)
         names = [n for n in names if n in chosen]
+    global SAM_SRC
+    sam_names = [n for n in names if n.startswith("sam-")]
+    if sam_names and not args.sam_src:
+        note = "compare.py: skipping the sam-* cases: give --sam-src DIR or FOVEA_SAM_SRC (a segment-anything checkout)"
+        names = [n for n in names if n not in sam_names]
+        if not names:
+            sys.exit(note)
+        print(note, file=sys.stderr)
+    elif sam_names:
+        SAM_SRC = os.path.abspath(args.sam_src)
+        if not os.path.isfile(os.path.join(SAM_SRC, "segment_anything", "__init__.py")):
+            ap.error(f"--sam-src {args.sam_src}: no segment_anything/__init__.py there")
+        sys.path.insert(0, SAM_SRC)
     runs = [(n, args.threads) for n in names]
     if not args.no_single and args.threads != 1:
         runs += [(n, 1) for n in names if n.startswith("gemm-")]
@@ -341,7 +431,7 @@ def main():
         "fovea_kernel": kernel, "torch": torch.__version__, "torch_conv": torch_conv_path(),
         "numpy": np.__version__, "openblas_core": corename, "openblas_config": blasconf,
         "warmup": args.warmup, "repeat": args.repeat, "stat": args.stat, "min_time_s": args.min_time,
-        "rounds": args.rounds,
+        "rounds": args.rounds, "sam_src": SAM_SRC,
         "seconds": round(elapsed), "load_before": [round(x, 2) for x in load0],
         "load_after": [round(x, 2) for x in load1],
     }
@@ -378,6 +468,8 @@ def main():
     print(f"- CPU: {header['cpu']} ({header['logical_cpus']} logical CPUs); fovea kernel `{kernel}`")
     print(f"- PyTorch {torch.__version__} (conv: `{header['torch_conv']}`), NumPy {np.__version__}, "
           f"OpenBLAS core `{corename}` ({blasconf})")
+    if SAM_SRC:
+        print(f"- segment-anything from {SAM_SRC} (vit_b, random weights, eval, no_grad)")
     print(f"- timing: {args.warmup} warm-up run(s), then ≥ {args.repeat} runs and ≥ {args.min_time:g} s, {args.stat}; "
           f"median of {args.rounds} round(s) alternating the sides; {elapsed:.0f} s in all")
     print(f"- load average (1, 5, 15 min): {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} before, "

@@ -6,7 +6,8 @@
 // values in [−1, 1)) and then run many times. GEMM cases call cpu.Sgemm on
 // preallocated slices; every other case goes through the public tensor-level
 // API that users call (tensor.Conv2d, functional.Interpolate,
-// functional.PixelShuffle), allocation of the result included:
+// functional.PixelShuffle, and the Segment Anything model of models/sam in sam.go),
+// allocation of the result included:
 //
 //   - "fwd" cases run the forward pass on inputs that do not require a
 //     gradient, so nothing is recorded;
@@ -101,6 +102,8 @@ var registry = []Case{
 		Doc:   "PixelShuffle with r = 2 of x (8, 64, 64, 64) to (8, 16, 128, 128)",
 		Setup: pixelShuffleSetup,
 	},
+	samEncoderCase,
+	samDecoderCase,
 }
 
 // All returns every case, in the order `fovea bench` runs them.

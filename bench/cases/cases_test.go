@@ -44,6 +44,7 @@ func TestCaseList(t *testing.T) {
 		"conv3x3-n8-c64-56-fwd", "conv3x3-n8-c64-56-fwdbwd",
 		"conv3x3s2-n8-c3to32-128-fwd", "gcn-k15-n8-c256to21-32-fwdbwd",
 		"bilinear2x-n8-c64-64-fwd", "pixelshuffle2-n8-c64-64-fwd",
+		"sam-vitb-encoder-1024", "sam-vitb-prompt-decoder",
 	}
 	if got := strings.Join(Names(), " "); got != strings.Join(want, " ") {
 		t.Errorf("Names() = %s\nwant      %s", got, strings.Join(want, " "))
@@ -64,6 +65,8 @@ func TestFlops(t *testing.T) {
 		{"gcn-k15-n8-c256to21-32-fwdbwd", 3 * (2*8*21*32*32*256*15 + 2*8*21*32*32*21*15)},
 		{"bilinear2x-n8-c64-64-fwd", 0},
 		{"pixelshuffle2-n8-c64-64-fwd", 0},
+		{"sam-vitb-encoder-1024", samVitBFlops},
+		{"sam-vitb-prompt-decoder", 0},
 	}
 	for _, tt := range tests {
 		c, _ := Lookup(tt.name)
@@ -85,6 +88,33 @@ func TestFlops(t *testing.T) {
 	}
 	if got := (Work{Flops: 2e9}).GFLOPS(0.5); got != 4 {
 		t.Errorf("GFLOPS = %g, want 4", got)
+	}
+}
+
+// samVitBFlops is the vit_b encoder's count written out term by term: patch embedding,
+// 8 windowed blocks on the 70×70 padded grid (4900 tokens in 25 windows of 196), 4 global
+// blocks on 4096 tokens, neck.
+const samVitBFlops = 2*4096*768*(3*16*16) +
+	8*(2*4900*768*3*768+2*4900*768*768+2*2*4900*196*768+2*2*4900*14*768+2*2*4096*768*3072) +
+	4*(2*4096*768*3*768+2*4096*768*768+2*2*4096*4096*768+2*2*4096*64*768+2*2*4096*768*3072) +
+	2*4096*256*768 + 2*4096*256*256*9
+
+func TestSAMFlops(t *testing.T) {
+	if got := samEncoderFlops(samConfig(Full)) / 1e9; got < 972 || got > 972.2 {
+		t.Errorf("vit_b encoder: %.2f GFLOP, want about 972.1", got)
+	}
+	// Tiny: 8×8 grid, width 64, MLP 256, neck to 32; block 0 in 3×3 windows on the 9×9
+	// padded grid (81 tokens), block 1 global (64 tokens).
+	want := 2.0*64*64*(3*16*16) +
+		2*81*64*3*64 + 2*81*64*64 + 2*2*81*9*64 + 2*2*81*3*64 + 2*2*64*64*256 +
+		2*64*64*3*64 + 2*64*64*64 + 2*2*64*64*64 + 2*2*64*8*64 + 2*2*64*64*256 +
+		2*64*32*64 + 2*64*32*32*9
+	if got := samEncoderFlops(samConfig(Tiny)); got != want {
+		t.Errorf("tiny encoder: flops %g, want %g", got, want)
+	}
+	c, _ := Lookup("sam-vitb-encoder-1024")
+	if got := c.Setup(Tiny).Flops; got != want {
+		t.Errorf("tiny sam-vitb-encoder-1024 work: flops %g, want %g", got, want)
 	}
 }
 
