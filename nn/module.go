@@ -474,15 +474,21 @@ func CountParameters(m any) (total, trainable int) {
 // does not compute them. Pass a sub-module to freeze part of a model.
 func Freeze(m any) {
 	for _, p := range Parameters(m) {
-		p.SetRequiresGrad(false)
-		p.ZeroGrad()
+		// Parameters already frozen are only read, so goroutines serving a frozen model
+		// may call Freeze on it concurrently.
+		if p.RequiresGrad() || p.Grad() != nil {
+			p.SetRequiresGrad(false)
+			p.ZeroGrad()
+		}
 	}
 }
 
 // Unfreeze turns gradient tracking back on for every parameter of m.
 func Unfreeze(m any) {
 	for _, p := range Parameters(m) {
-		p.SetRequiresGrad(true)
+		if !p.RequiresGrad() {
+			p.SetRequiresGrad(true)
+		}
 	}
 }
 

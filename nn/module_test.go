@@ -239,3 +239,20 @@ func TestKaimingDefaultBound(t *testing.T) {
 		}
 	}
 }
+
+// Freezing a frozen model only reads it, so concurrent Freeze calls do not race
+// (run with -race).
+func TestFreezeConcurrent(t *testing.T) {
+	l := NewLinear(rand.New(rand.NewPCG(1, 2)), 4, 3, true)
+	Freeze(l)
+	done := make(chan bool)
+	for i := 0; i < 4; i++ {
+		go func() { Freeze(l); done <- true }()
+	}
+	for i := 0; i < 4; i++ {
+		<-done
+	}
+	if l.Weight.RequiresGrad() {
+		t.Fatal("still requires grad")
+	}
+}
