@@ -1,12 +1,14 @@
 package peft
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/fovea-ml/fovea/models/lm"
 	"github.com/fovea-ml/fovea/nn"
 	"github.com/fovea-ml/fovea/optim"
 	"github.com/fovea-ml/fovea/tensor"
+	"github.com/fovea-ml/fovea/tensor/tensortest"
 )
 
 // tinyLMConfig is a 2-layer GPT-2 layout model small enough for tests.
@@ -130,4 +132,34 @@ func TestLoRAOnLMTiedHead(t *testing.T) {
 		t.Errorf("merged vs adapted %.3g: expected the tied head to differ", e)
 	}
 	pm.Unmerge()
+}
+
+// An adapter saved by PEFT from Hugging Face's GPT2LMHeadModel has keys with a
+// "transformer." level (base_model.model.transformer.h.0.attn.c_attn.lora_A.weight);
+// it loads onto models/lm, whose names have none.
+func TestLoRAOnLMHuggingFaceKeys(t *testing.T) {
+	m := tinyLM(t, 1)
+	pm, err := NewModel(m, &LoraConfig{R: 2, LoraAlpha: 4, TargetModules: Names("c_attn"), InitLoraWeights: InitRandom}, newRng(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := pm.Checkpoint(DefaultAdapter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range c.Tensors {
+		c.Tensors[i].Name = strings.Replace(c.Tensors[i].Name, "base_model.model.", "base_model.model.transformer.", 1)
+	}
+	ids := tinyLMBatch()
+	nn.Eval(pm)
+	want := m.Forward(ids)
+	fresh := tinyLM(t, 1)
+	qm, err := FromCheckpoint(fresh, c, newRng(3), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nn.Eval(qm)
+	if err := tensortest.AllClose(fresh.Forward(ids), want, 1e-6, 1e-6); err != nil {
+		t.Fatalf("adapter with transformer. keys: %v", err)
+	}
 }

@@ -338,6 +338,11 @@ func (m *Model) fill(name string, c *Checkpoint, opt LoadOptions) (*filled, erro
 		if !strings.HasPrefix(key, keyPrefix) && want[keyPrefix+key] != nil {
 			key = keyPrefix + key
 		}
+		// Hugging Face's GPT2LMHeadModel nests the transformer one level deeper than
+		// models/lm: PEFT saves base_model.model.transformer.h.0.attn.c_attn.lora_A.weight.
+		if rest, ok := strings.CutPrefix(key, keyPrefix+"transformer."); ok && want[key] == nil && want[keyPrefix+rest] != nil {
+			key = keyPrefix + rest
+		}
 		if dst, ok := want[key]; ok {
 			if !tensor.SameShape(dst.Shape(), t.Tensor.Shape()) {
 				return nil, fmt.Errorf("peft: %s: %q has shape %s, the model's adapter wants %s (check r, rank_pattern and the base model)",
