@@ -328,9 +328,14 @@ func channelNorm(x, w, b *tensor.Tensor, eps float64) *tensor.Tensor {
 		p = x.Size() / (nb * c)
 	}
 	xd := x.Data()
-	xhat := make([]float32, x.Size())
+	// x̂ is kept for the backward pass only: inference (nothing requires a gradient)
+	// neither allocates nor writes it.
+	var xhat []float32
+	if tensor.AnyRequiresGrad(x, w, b) {
+		xhat = make([]float32, x.Size())
+	}
 	invstd := make([]float64, nb*p)
-	y := tensor.Zeros(x.Shape()...)
+	y := tensor.Empty(x.Shape()...)
 	yd := y.Data()
 	var wd, bd []float32
 	if w != nil {
@@ -379,7 +384,9 @@ func channelNorm(x, w, b *tensor.Tensor, eps float64) *tensor.Tensor {
 			off := base + ch*p
 			for j := 0; j < L; j++ {
 				h := float32((float64(xd[off+p0+j]) - sum[j]) * sq[j])
-				xhat[off+p0+j] = h
+				if xhat != nil {
+					xhat[off+p0+j] = h
+				}
 				o := h
 				if wd != nil {
 					o *= wd[ch]
