@@ -20,7 +20,7 @@ func vitB(tb testing.TB) *Model {
 }
 
 // BenchmarkEncoderVitB is the vit_b image encoder on one 1024×1024 image (the `fovea
-// bench` case sam-vitb-encoder).
+// bench` case sam-vitb-encoder-1024).
 func BenchmarkEncoderVitB(b *testing.B) {
 	m := vitB(b)
 	x := tensor.RandNormal(rand.New(rand.NewPCG(3, 4)), 0, 1, 1, 3, 1024, 1024)
