@@ -38,7 +38,7 @@ func Load(path string, m any, strict bool) (LoadReport, error) {
 		return LoadReport{}, err
 	}
 	defer f.Close()
-	return LoadFrom(safetensorsSource{f}, m, "", strict, path)
+	return LoadFrom(f, m, "", strict, path)
 }
 
 // LoadFile is Load from an already opened safetensors file (for example
@@ -54,7 +54,7 @@ func LoadFile(f *safetensors.File, m any, strict bool) (LoadReport, error) {
 // to load a sub-module from a whole model's file, e.g. prefix
 // "image_encoder." for SAM's encoder.
 func LoadFilePrefix(f *safetensors.File, m any, prefix string, strict bool) (LoadReport, error) {
-	return LoadFrom(safetensorsSource{f}, m, prefix, strict, "")
+	return LoadFrom(f, m, prefix, strict, "")
 }
 
 // TensorSource is a file of named tensors that LoadFrom can read: a safetensors file,
@@ -67,17 +67,6 @@ type TensorSource interface {
 	Shape(name string) ([]int, bool)
 	// Float32Into converts a tensor to float32 into dst (len = its number of elements).
 	Float32Into(name string, dst []float32) error
-}
-
-type safetensorsSource struct{ f *safetensors.File }
-
-func (s safetensorsSource) Names() []string { return s.f.Names() }
-func (s safetensorsSource) Shape(name string) ([]int, bool) {
-	info, ok := s.f.Info(name)
-	return info.Shape, ok
-}
-func (s safetensorsSource) Float32Into(name string, dst []float32) error {
-	return s.f.Float32Into(name, dst)
 }
 
 // LoadFrom loads into m the tensors of src whose names start with prefix, matched against

@@ -136,6 +136,12 @@ func (f *File) Info(name string) (info TensorInfo, ok bool) {
 	return info, ok
 }
 
+// Shape returns a tensor's dimensions, and false if the file has no such tensor.
+func (f *File) Shape(name string) ([]int, bool) {
+	info, ok := f.Info(name)
+	return info.Shape, ok
+}
+
 // Metadata returns a copy of the header's "__metadata__" strings, or nil if
 // the file has none.
 func (f *File) Metadata() map[string]string {

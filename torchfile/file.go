@@ -627,6 +627,12 @@ func (t *tensorVal) info(name string) TensorInfo {
 		Offset: int(t.offset), StorageKey: t.st.key, Parameter: t.parameter, RequiresGrad: t.requiresGrad}
 }
 
+// Shape returns a tensor's dimensions, and false if the file has no such tensor.
+func (f *File) Shape(name string) ([]int, bool) {
+	info, ok := f.Info(name)
+	return info.Shape, ok
+}
+
 // Values returns the checkpoint's plain values under the same dotted names
 // as the tensors, e.g. {"epoch": int64(3), "lr": 0.1, "name": "x"}. A value
 // is nil (None), a bool, an int64 (a *big.Int if it does not fit), a

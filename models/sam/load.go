@@ -63,16 +63,5 @@ func openWeights(path string) (nn.TensorSource, string, func(), error) {
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("%s: neither a PyTorch zip checkpoint nor safetensors: %w", path, err)
 	}
-	return safetensorsSource{sf}, "", func() { sf.Close() }, nil
-}
-
-type safetensorsSource struct{ f *safetensors.File }
-
-func (s safetensorsSource) Names() []string { return s.f.Names() }
-func (s safetensorsSource) Shape(name string) ([]int, bool) {
-	info, ok := s.f.Info(name)
-	return info.Shape, ok
-}
-func (s safetensorsSource) Float32Into(name string, dst []float32) error {
-	return s.f.Float32Into(name, dst)
+	return sf, "", func() { sf.Close() }, nil
 }

@@ -27,14 +27,5 @@ func openTorch(path string) (nn.TensorSource, string, func(), error) {
 		fh.Close()
 		return nil, "", nil, err
 	}
-	return torchSource{f}, f.StateDictPrefix(), func() { f.Close(); fh.Close() }, nil
+	return f, f.StateDictPrefix(), func() { f.Close(); fh.Close() }, nil
 }
-
-type torchSource struct{ f *torchfile.File }
-
-func (s torchSource) Names() []string { return s.f.Names() }
-func (s torchSource) Shape(name string) ([]int, bool) {
-	info, ok := s.f.Info(name)
-	return info.Shape, ok
-}
-func (s torchSource) Float32Into(name string, dst []float32) error { return s.f.Float32Into(name, dst) }
