@@ -25,8 +25,15 @@ const goldenTol = 1e-4
 
 func loadGolden(t *testing.T, name string) (*Model, map[string]*tensor.Tensor) {
 	t.Helper()
+	return loadFixture(t, name, filepath.Join("..", "..", "testdata", "sam", name+".json"))
+}
+
+// loadFixture loads testdata/sam/NAME.pth with the given JSON config (empty: recognised
+// from the weights) and the reference's outputs NAME_out.safetensors.
+func loadFixture(t *testing.T, name, config string) (*Model, map[string]*tensor.Tensor) {
+	t.Helper()
 	dir := filepath.Join("..", "..", "testdata", "sam")
-	m, err := Load(filepath.Join(dir, name+".pth"), filepath.Join(dir, name+".json"))
+	m, err := Load(filepath.Join(dir, name+".pth"), config)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/fovea-ml/fovea/augment"
 	"github.com/fovea-ml/fovea/nn"
-	"github.com/fovea-ml/fovea/safetensors"
 	"github.com/fovea-ml/fovea/tensor"
 	"github.com/fovea-ml/fovea/tensor/tensortest"
 )
@@ -34,24 +33,7 @@ const (
 
 func loadMobile(t *testing.T, name, config string) (*Model, map[string]*tensor.Tensor) {
 	t.Helper()
-	m, err := Load(testdata(name+".pth"), config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := safetensors.Open(testdata(name + "_out.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string]*tensor.Tensor{}
-	for _, n := range f.Names() {
-		d, shape, err := f.Float32(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[n] = tensor.New(d, shape...)
-	}
-	return m, out
+	return loadFixture(t, name, config)
 }
 
 // mobileInput is the encoder input of the fixture's image: resized (Pillow's bilinear, as
