@@ -15,7 +15,13 @@ import (
 	"github.com/fovea-ml/fovea/train"
 )
 
-func init() {
+// experimentCmd is built before any init function runs, so subcommands in other files
+// can attach to it from their own init.
+var experimentCmd = newExperimentCmd()
+
+func init() { rootCmd.AddCommand(experimentCmd) }
+
+func newExperimentCmd() *cobra.Command {
 	exp := &cobra.Command{Use: "experiment", Short: "Run studies made of many trainings"}
 	base := train.DefaultConfig()
 	base.Epochs, base.TrainN, base.ValN, base.Out = 10, 2000, 400, "runs/large-kernel"
@@ -82,7 +88,7 @@ in the same folder (other settings) are kept in the table and chart.`,
 	f.StringVar(&base.Dataset, "dataset", base.Dataset, `"shapes" or a VOC-layout folder`)
 	f.StringVar(&base.Out, "out", base.Out, "study folder")
 	exp.AddCommand(lk)
-	rootCmd.AddCommand(exp)
+	return exp
 }
 
 // mergeStudyRuns returns the runs recorded in the study file at path (if

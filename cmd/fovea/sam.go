@@ -23,7 +23,13 @@ import (
 	"github.com/fovea-ml/fovea/models/sam"
 )
 
-func init() {
+// samCmd is built before any init function runs, so subcommands in other files
+// can attach to it from their own init.
+var samCmd = newSamCmd()
+
+func init() { rootCmd.AddCommand(samCmd) }
+
+func newSamCmd() *cobra.Command {
 	samCmd := &cobra.Command{
 		Use:   "sam",
 		Short: "Segment Anything: promptable segmentation from the official checkpoints",
@@ -32,7 +38,7 @@ sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth, or the same weights as safetensors).
 See docs/sam.md.`,
 	}
 	samCmd.AddCommand(samPredictCmd(), samEmbedCmd())
-	rootCmd.AddCommand(samCmd)
+	return samCmd
 }
 
 // samModelFlags are the flags every sam subcommand shares.

@@ -21,17 +21,7 @@ import (
 	"github.com/fovea-ml/fovea/models/sam/automask"
 )
 
-// sam_auto.go adds `fovea sam auto` to the sam command of sam.go (whose init runs first:
-// files initialise in name order).
-func init() {
-	for _, c := range rootCmd.Commands() {
-		if c.Name() == "sam" {
-			c.AddCommand(samAutoCmd())
-			return
-		}
-	}
-	panic("sam_auto.go: no sam command on the root command")
-}
+func init() { samCmd.AddCommand(samAutoCmd()) }
 
 // samAutoFormats maps --format to the generator's output mode.
 var samAutoFormats = map[string]automask.OutputMode{

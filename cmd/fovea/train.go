@@ -14,7 +14,13 @@ import (
 	"github.com/fovea-ml/fovea/train"
 )
 
-func init() {
+// trainCmd is built before any init function runs, so subcommands in other files
+// can attach to it from their own init.
+var trainCmd = newTrainCmd()
+
+func init() { rootCmd.AddCommand(trainCmd) }
+
+func newTrainCmd() *cobra.Command {
 	cfg := train.DefaultConfig()
 	var configFile string
 	var resume, overwrite, quiet bool
@@ -85,7 +91,7 @@ Ctrl-C saves a checkpoint; --resume continues exactly where the run stopped.`,
 	f.IntVar(&cfg.Threads, "threads", cfg.Threads, "compute threads (0 = all cores)")
 	f.Float64Var(&cfg.TimeBudget, "time-budget", cfg.TimeBudget, "fit training into this many seconds: the epochs are cut to what fits at the first epoch's speed (0 = no limit)")
 	f.StringVar(&cfg.Out, "out", cfg.Out, "output directory")
-	rootCmd.AddCommand(cmd)
+	return cmd
 }
 
 // overrideChanged returns file with every flag the user set explicitly taken
