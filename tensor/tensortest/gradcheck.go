@@ -132,15 +132,25 @@ func SliceClose(got, want []float32, rtol, atol float64) error {
 }
 
 // MaxRelErr returns max |got − want| / max(|want|, floor) over the elements,
-// the error figure reported against golden fixtures.
+// the error figure reported against golden fixtures. It returns +Inf when the
+// lengths differ or when an element is NaN or infinite on one side only (a
+// NaN-filled output must fail every tolerance); equal values, NaN against NaN
+// and equal infinities count as no error.
 func MaxRelErr(got, want []float32, floor float64) float64 {
+	if len(got) != len(want) {
+		return math.Inf(1)
+	}
 	var m float64
 	for i := range got {
-		d := math.Abs(float64(got[i]) - float64(want[i]))
-		e := d / math.Max(math.Abs(float64(want[i])), floor)
-		if e > m {
-			m = e
+		g, w := float64(got[i]), float64(want[i])
+		if g == w || math.IsNaN(g) && math.IsNaN(w) {
+			continue
 		}
+		e := math.Abs(g-w) / math.Max(math.Abs(w), floor)
+		if math.IsNaN(e) || math.IsInf(e, 0) {
+			return math.Inf(1)
+		}
+		m = math.Max(m, e)
 	}
 	return m
 }
