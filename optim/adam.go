@@ -10,7 +10,10 @@ import (
 // names. A zero LR, Beta1, Beta2 or Eps takes PyTorch's default (1e-3, 0.9,
 // 0.999, 1e-8); to use a literal 0 for a β, set it on the Group after
 // construction. WeightDecay zero means none — note that PyTorch's AdamW
-// defaults to 0.01, so set it explicitly.
+// defaults to 0.01, so set it explicitly. Each field can also be set per
+// group (ParamGroup.AMSGrad, …), as PyTorch's param_group keys; a group
+// that switches AMSGrad on after steps without it starts its running
+// maximum max_exp_avg_sq from zero.
 type AdamOptions struct {
 	LR           float64
 	Beta1, Beta2 float64

@@ -46,6 +46,25 @@ type optCase struct {
 	Options   map[string]any `json:"options"`
 	W         [][]float32    `json:"w"`
 	B         [][]float32    `json:"b"`
+	// Groups holds switches set on one group only (PyTorch param_group
+	// keys), under "weights" and "bias".
+	Groups map[string]map[string]bool `json:"groups"`
+}
+
+// groupSwitches sets the per-group keys of sw on pg.
+func groupSwitches(pg *ParamGroup, sw map[string]bool) {
+	for k, v := range sw {
+		switch k {
+		case "nesterov":
+			pg.Nesterov = Bool(v)
+		case "amsgrad":
+			pg.AMSGrad = Bool(v)
+		case "maximize":
+			pg.Maximize = Bool(v)
+		default:
+			panic("unknown group key " + k)
+		}
+	}
 }
 
 func num(m map[string]any, k string) float64 {
@@ -70,6 +89,8 @@ func newGoldenOptimizer(c optCase, w, b *tensor.Tensor) Optimizer {
 		{Name: "weights", Params: []*tensor.Tensor{w}},
 		{Name: "bias", Params: []*tensor.Tensor{b}, LR: Float(lr * 0.5), WeightDecay: Float(0)},
 	}
+	groupSwitches(&groups[0], c.Groups["weights"])
+	groupSwitches(&groups[1], c.Groups["bias"])
 	switch c.Optimizer {
 	case "SGD":
 		return NewSGD(groups, SGDOptions{LR: lr, Momentum: num(o, "momentum"), Dampening: num(o, "dampening"),

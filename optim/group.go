@@ -26,10 +26,17 @@ type ParamGroup struct {
 	Beta1       *float64 // Adam/AdamW first-moment decay
 	Beta2       *float64 // Adam/AdamW second-moment decay
 	Eps         *float64 // Adam/AdamW denominator term
+	Nesterov    *bool    // SGD Nesterov momentum (PyTorch's "nesterov" group key)
+	AMSGrad     *bool    // Adam/AdamW AMSGrad (PyTorch's "amsgrad" group key)
+	Maximize    *bool    // ascend instead of descend (PyTorch's "maximize" group key)
 }
 
 // Float returns a pointer to v, for the optional fields of ParamGroup.
 func Float(v float64) *float64 { return &v }
+
+// Bool returns a pointer to v, for the optional switches of ParamGroup:
+// ParamGroup{Params: ps, AMSGrad: optim.Bool(true)}.
+func Bool(v bool) *bool { return &v }
 
 // Group is a parameter group inside an optimizer, with every hyperparameter
 // resolved. Schedulers change LR (and Momentum or Beta1) between steps; a
@@ -57,7 +64,7 @@ type Group struct {
 }
 
 // pick returns *p if set, otherwise def.
-func pick(p *float64, def float64) float64 {
+func pick[T float64 | bool](p *T, def T) T {
 	if p != nil {
 		return *p
 	}
@@ -93,6 +100,9 @@ func makeGroups(op string, in []ParamGroup, def Group) []*Group {
 		g.Beta1 = pick(pg.Beta1, def.Beta1)
 		g.Beta2 = pick(pg.Beta2, def.Beta2)
 		g.Eps = pick(pg.Eps, def.Eps)
+		g.Nesterov = pick(pg.Nesterov, def.Nesterov)
+		g.AMSGrad = pick(pg.AMSGrad, def.AMSGrad)
+		g.Maximize = pick(pg.Maximize, def.Maximize)
 		out[i] = &g
 	}
 	return out

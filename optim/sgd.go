@@ -1,12 +1,15 @@
 package optim
 
 import (
+	"fmt"
+
 	"github.com/fovea-ml/fovea/internal/cpu"
 )
 
 // SGDOptions are the hyperparameters of SGD, with PyTorch's names and
 // meaning. Zero values mean "off" (no momentum, no dampening, no weight
-// decay); LR must be set.
+// decay); LR must be set. Every field but LR's requirement can also be set
+// per group (ParamGroup), as PyTorch's param_group keys.
 type SGDOptions struct {
 	LR          float64 // learning rate, > 0 (PyTorch requires it too)
 	Momentum    float64 // momentum factor μ
@@ -49,7 +52,8 @@ func NewSGD(groups []ParamGroup, opts SGDOptions) *SGD {
 		checkNonNeg(op, "Momentum", i, g.Momentum)
 		checkNonNeg(op, "WeightDecay", i, g.WeightDecay)
 		if g.Nesterov && (g.Momentum <= 0 || g.Dampening != 0) {
-			panic("optim.NewSGD: Nesterov momentum requires Momentum > 0 and Dampening = 0")
+			panic(fmt.Sprintf("optim.NewSGD: group %d (%q): Nesterov momentum requires Momentum > 0 and Dampening = 0, got Momentum %v, Dampening %v",
+				i, g.Name, g.Momentum, g.Dampening))
 		}
 	}
 	return &SGD{newCore("SGD", gs)}

@@ -87,6 +87,41 @@ var resumeCases = []struct {
 		return NewAdamW([]ParamGroup{{Params: ps[:1]}, {Params: ps[1:], WeightDecay: Float(0)}},
 			AdamWOptions{LR: 1e-2, WeightDecay: 0.05})
 	}, WarmUp(PolynomialLR{TotalIters: 30, Power: 0.9}, 10, 0.1)},
+	{"AdamW amsgrad on one group", func(ps []*tensor.Tensor) Optimizer {
+		return NewAdamW([]ParamGroup{{Params: ps[:1], AMSGrad: Bool(true)}, {Params: ps[1:], WeightDecay: Float(0)}},
+			AdamWOptions{LR: 1e-2, WeightDecay: 0.05})
+	}, WarmUp(CosineAnnealingLR{TMax: 35}, 5, 0.01)},
+	{"SGD nesterov on one group", func(ps []*tensor.Tensor) Optimizer {
+		return NewSGD([]ParamGroup{{Params: ps[:1]}, {Params: ps[1:], Nesterov: Bool(true)}},
+			SGDOptions{LR: 0.05, Momentum: 0.9, WeightDecay: 1e-3})
+	}, OneCycleLR{MaxLR: 0.1, TotalSteps: 40}},
+}
+
+// TestPerGroupSwitchesInState: switches set on one group are saved with that
+// group, and only an AMSGrad group keeps max_exp_avg_sq.
+func TestPerGroupSwitchesInState(t *testing.T) {
+	prob := newResumeProblem()
+	ps := prob.params()
+	opt := resumeCases[3].opt(ps)
+	prob.run(opt, NewScheduler(opt, ConstantLR{Factor: 1, TotalIters: 1}), ps, 0, 3)
+	st := opt.StateDict()
+	if !st.Groups[0].AMSGrad || st.Groups[1].AMSGrad {
+		t.Fatalf("amsgrad per group: %v, %v; want true, false", st.Groups[0].AMSGrad, st.Groups[1].AMSGrad)
+	}
+	for i := range ps {
+		_, has := st.Tensors[TensorName(i, "max_exp_avg_sq")]
+		if has != (i == 0) {
+			t.Errorf("parameter %d: max_exp_avg_sq present = %v, want %v", i, has, i == 0)
+		}
+	}
+	sgd := resumeCases[4].opt(prob.params())
+	if g := sgd.Groups(); g[0].Nesterov || !g[1].Nesterov {
+		t.Fatalf("nesterov per group: %v, %v; want false, true", g[0].Nesterov, g[1].Nesterov)
+	}
+	mustPanic(t, "group nesterov", `group 1 ("no_momentum"): Nesterov`, func() {
+		NewSGD([]ParamGroup{{Params: ps[:1]}, {Name: "no_momentum", Params: ps[1:], Nesterov: Bool(true), Momentum: Float(0)}},
+			SGDOptions{LR: 0.1, Momentum: 0.9})
+	})
 }
 
 func TestResumeIsExact(t *testing.T) {

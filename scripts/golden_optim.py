@@ -66,16 +66,28 @@ OPT_CASES = [
     ("adamw", "AdamW", dict(lr=1e-2, weight_decay=1e-2)),
     ("adamw_amsgrad", "AdamW", dict(lr=2e-2, weight_decay=0.1, amsgrad=True)),
     ("adamw_maximize", "AdamW", dict(lr=1e-3, weight_decay=0.1, maximize=True)),
+    # Switches set per parameter group (PyTorch's param_group keys): the
+    # fourth element holds the extra keys of the "weights" and "bias" groups.
+    ("sgd_nesterov_weights_group", "SGD", dict(lr=0.05, momentum=0.9, weight_decay=5e-3),
+     {"weights": {"nesterov": True}}),
+    ("sgd_nesterov_off_bias_group", "SGD", dict(lr=0.05, momentum=0.9, nesterov=True),
+     {"bias": {"nesterov": False, "maximize": True}}),
+    ("adam_amsgrad_weights_group", "Adam", dict(lr=2e-2, weight_decay=0.05),
+     {"weights": {"amsgrad": True}}),
+    ("adamw_amsgrad_off_bias_group", "AdamW", dict(lr=2e-2, weight_decay=0.1, amsgrad=True),
+     {"bias": {"amsgrad": False}}),
 ]
 
 
 def run_optimizers(pb):
     cases = []
-    for name, kind, kw in OPT_CASES:
+    for name, kind, kw, *extra in OPT_CASES:
+        per_group = extra[0] if extra else {}
         w = pb["w0"].clone().requires_grad_(True)
         b = pb["b0"].clone().requires_grad_(True)
         cls = getattr(torch.optim, kind)
-        groups = [{"params": [w]}, {"params": [b], "lr": kw["lr"] * 0.5, "weight_decay": 0.0}]
+        groups = [dict({"params": [w]}, **per_group.get("weights", {})),
+                  dict({"params": [b], "lr": kw["lr"] * 0.5, "weight_decay": 0.0}, **per_group.get("bias", {}))]
         opt = cls(groups, **kw)
         traj_w, traj_b = [], []
         for k in range(STEPS):
@@ -90,7 +102,10 @@ def run_optimizers(pb):
         opts = dict(kw)
         if "betas" in opts:
             opts["beta1"], opts["beta2"] = opts.pop("betas")
-        cases.append(dict(name=name, optimizer=kind, options=opts, w=traj_w, b=traj_b))
+        case = dict(name=name, optimizer=kind, options=opts, w=traj_w, b=traj_b)
+        if per_group:
+            case["groups"] = per_group
+        cases.append(case)
     return cases
 
 
