@@ -55,6 +55,10 @@ type Options struct {
 	Overwrite bool
 	Log       io.Writer // progress bar and epoch lines (nil: discard)
 	Progress  bool      // draw a progress bar
+	// OnEvent, if not nil, receives an Event when the run starts, after every step,
+	// after every validated epoch (with overlays) and when it finishes, on the training
+	// goroutine: it must return quickly (see events.go).
+	OnEvent func(Event)
 
 	// interruptAfter, if positive, makes the run behave as if cancelled
 	// after this many training steps (for tests of the interrupt path).
@@ -129,6 +133,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		st.Epochs = cfg.Epochs
 	}
 	sched := schedule{cfg: cfg, epochs: st.Epochs, stepsPerEpoch: stepsPerEpoch}
+	opt.emit(Event{Kind: EventStart, Run: runName(cfg), Epoch: st.Epoch + 1, Epochs: st.Epochs, Step: st.Epoch*stepsPerEpoch + st.Batch, StepsPerEpoch: stepsPerEpoch, Classes: classes})
 	steps := 0 // steps taken by this call
 	for st.Epoch < st.Epochs {
 		if cfg.TimeBudget > 0 && st.Elapsed >= cfg.TimeBudget {
@@ -179,6 +184,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			lossMeter.Add(l)
 			bi++
 			bar.step(lossMeter.Value(), lr, float64(b.Len()))
+			opt.emit(Event{Kind: EventStep, Epoch: ep + 1, Epochs: st.Epochs, Step: ep*stepsPerEpoch + bi, StepsPerEpoch: stepsPerEpoch, Loss: l, LR: lr})
 			if cfg.TimeBudget > 0 && st.Elapsed+time.Since(start).Seconds() >= cfg.TimeBudget && bi < stepsPerEpoch {
 				// out of time: finish this epoch early
 				break
@@ -220,6 +226,9 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 				st.Epochs, sched.epochs = plan, plan
 			}
 		}
+		if err := opt.epochEvent(model, valDS, classes, rec, st.Epochs, (ep+1)*stepsPerEpoch, stepsPerEpoch); err != nil {
+			return nil, err
+		}
 		if sc.MIoU > st.BestMIoU || len(st.History) == 1 {
 			st.BestMIoU = sc.MIoU
 			if err := saveModel(filepath.Join(cfg.Out, "best.safetensors"), model, map[string]string{"epoch": fmt.Sprint(ep + 1), "mIoU": fmt.Sprint(sc.MIoU)}); err != nil {
@@ -256,6 +265,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if err := writeOverlays(filepath.Join(cfg.Out, "overlays"), model, valDS, 8); err != nil {
 		return nil, err
 	}
+	opt.emit(Event{Kind: EventDone, Epoch: last.Epoch, Epochs: st.Epochs, Step: last.Epoch * stepsPerEpoch, StepsPerEpoch: stepsPerEpoch})
 	return res, nil
 }
 
