@@ -212,6 +212,30 @@ def interpolate():
                           [x], {"mode": "nearest", "scale_factor": [3.0, 3.0]}))
     cases.append(run_case("UpsamplingBilinear2d", "interpolate", torch.nn.UpsamplingBilinear2d(scale_factor=2),
                           [x], {"mode": "bilinear", "scale_factor": [2.0, 2.0], "align_corners": True}))
+    # Nearest with a factor that is not 1 or 2 but gives out = in or 2·in
+    # (issue 17): PyTorch's contiguous kernel (C > 1) reads floor(dst/s), its
+    # channels-last kernel (every C = 1 tensor) the 1-or-2 shortcut. PyTorch's
+    # backward takes the shortcut for every layout, so for C > 1 it is not the
+    # adjoint of the forward pass: those cases are forward only and Go checks
+    # the gradient by finite differences.
+    repro = D(list(range(10)), [1, 2, 5, 1])
+    for rname, sf in [("2_1", [2.1, 1.0]), ("1_1", [1.1, 1.0])]:
+        for mode in ["nearest", "nearest-exact"]:
+            args = {"mode": mode, "scale_factor": sf}
+            exact = mode == "nearest-exact"
+            case = run_case("%s/issue17_c2_%s" % (mode, rname), "interpolate",
+                            lambda t, a=args: F.interpolate(t, **a), [repro], args, differentiable=exact)
+            cases.append(case)
+    for mode in ["nearest", "nearest-exact"]:
+        for rname, sf in [("2_1_1_1", [2.1, 1.1]), ("1_05_2_05", [1.05, 2.05]), ("1_9_0_9", [1.9, 0.9])]:
+            args = {"mode": mode, "scale_factor": sf}
+            for cname, shape in [("c3", [2, 3, 5, 7]), ("c1", [2, 1, 5, 7])]:
+                # The C = 1 (channels-last) backward is the adjoint; so is every
+                # nearest-exact one, and the factors that are not near 1 or 2.
+                torch_grad_ok = mode == "nearest-exact" or cname == "c1" or rname == "1_9_0_9"
+                cases.append(run_case("%s/layout_%s_%s" % (mode, cname, rname), "interpolate",
+                                      lambda t, a=args: F.interpolate(t, **a),
+                                      [G(shape, -1.0, 1.0, 14)], args, differentiable=torch_grad_ok))
     write("interpolate.json", cases)
 
 

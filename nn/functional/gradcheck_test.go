@@ -100,12 +100,22 @@ func TestGradCheckInterpolate(t *testing.T) {
 		// copies the gradient here, which is wrong; fovea's is the adjoint.
 		{ScaleFactor: [2]float64{1.1, 1.05}, Mode: functional.Bicubic},
 		{Size: [2]int{2, 2}, Mode: functional.Area},
+		// Factors near 1 and 2 whose sizes are in and 2·in: with C > 1 the
+		// forward pass reads floor(dst/s) as PyTorch's, and the gradient is
+		// its adjoint (PyTorch's is not); with C = 1 the shortcut's adjoint.
+		{ScaleFactor: [2]float64{2.1, 1.1}, Mode: functional.Nearest},
+		{ScaleFactor: [2]float64{1.1, 2.1}, Mode: functional.NearestExact},
 	}
 	for _, o := range opts {
-		x := genValues([]int{1, 2, 4, 3}, -1, 1, 9).SetRequiresGrad(true)
-		tensortest.GradCheck(t, "Interpolate "+string(o.Mode), func(in []*tensor.Tensor) *tensor.Tensor {
-			return functional.Interpolate(in[0], o)
-		}, []*tensor.Tensor{x}, tensortest.GradCheckOptions{})
+		for _, shape := range [][]int{{1, 2, 4, 3}, {2, 1, 4, 3}} {
+			if shape[1] == 1 && o.Mode != functional.Nearest {
+				continue
+			}
+			x := genValues(shape, -1, 1, 9).SetRequiresGrad(true)
+			tensortest.GradCheck(t, "Interpolate "+string(o.Mode), func(in []*tensor.Tensor) *tensor.Tensor {
+				return functional.Interpolate(in[0], o)
+			}, []*tensor.Tensor{x}, tensortest.GradCheckOptions{})
+		}
 	}
 }
 

@@ -57,9 +57,10 @@ type InterpolateOptions struct {
 //   - the source scale of a dimension is 1/ScaleFactor when a factor was
 //     given and RecomputeScaleFactor is false, and in/out otherwise (and
 //     (in−1)/(out−1) with AlignCorners, whatever the factor);
-//   - Nearest reads floor(dst·scale), except that out = in copies and
-//     out = 2·in reads dst/2, exactly; NearestExact reads
-//     floor((dst + 0.5)·scale); both clamp to in−1;
+//   - Nearest reads floor(dst·scale); NearestExact reads
+//     floor((dst + 0.5)·scale); both clamp to in−1. With one channel
+//     (C = 1) Nearest instead copies when out = in and reads dst/2 when
+//     out = 2·in, whatever the scale (see below);
 //   - Bilinear reads src = scale·(dst + 0.5) − 0.5 clamped below at 0
 //     (or scale·dst with AlignCorners) and blends pixels floor(src) and
 //     floor(src)+1, the latter clamped to in−1; out = in copies;
@@ -69,6 +70,19 @@ type InterpolateOptions struct {
 //   - Area is AdaptiveAvgPool2d to the output size.
 //
 // Nearest and NearestExact with AlignCorners panic, as in PyTorch.
+//
+// Nearest with a ScaleFactor that is not exactly 1 or 2 but gives out = in or
+// out = 2·in (1.1 or 2.1 on 5 pixels) follows PyTorch 1.13's CPU forward
+// pass, which depends on the memory layout: an ordinary contiguous tensor
+// reads floor(dst/ScaleFactor) (2.1 on rows 0…4 reads 0 0 0 1 1 2 2 3 3 4,
+// 1.1 reads 0 0 1 2 3), while a channels-last-contiguous one — and every
+// tensor with C = 1 is one — takes the shortcut (0 0 1 1 2 2 3 3 4 4 and
+// 0 1 2 3 4). fovea's tensors are contiguous, so C > 1 reads
+// floor(dst/ScaleFactor) and C = 1 takes the shortcut, as PyTorch does for
+// the same tensors. PyTorch's backward pass takes the shortcut for every
+// layout, so for C > 1 its gradient is not the adjoint of its own forward
+// pass; fovea's gradient is always the adjoint of fovea's forward pass
+// (each output gradient goes to the input pixel the output read).
 //
 // One difference on purpose: when Bicubic keeps the size but a ScaleFactor
 // other than 1 is given (say 1.05 on 7 pixels), the forward pass resamples
@@ -102,7 +116,11 @@ func Interpolate(x *tensor.Tensor, opt InterpolateOptions) *tensor.Tensor {
 	switch mode {
 	case Nearest, NearestExact:
 		exact := mode == NearestExact
-		return nearest2d(x, nearestTable(h, oh, scales[0], exact), nearestTable(w, ow, scales[1], exact))
+		// PyTorch's channels-last kernel (every C = 1 tensor) keeps the
+		// out = in and out = 2·in shortcuts of nearest_idx; its contiguous
+		// kernel does not.
+		shortcut := !exact && shape[1] == 1
+		return nearest2d(x, nearestTable(h, oh, scales[0], exact, shortcut), nearestTable(w, ow, scales[1], exact, shortcut))
 	case Bilinear:
 		return bilinear2d(x, linearTable(h, oh, opt.AlignCorners, scales[0]), linearTable(w, ow, opt.AlignCorners, scales[1]))
 	case Bicubic:
@@ -167,16 +185,17 @@ func areaScale(in, out int, alignCorners bool, scale float64) float32 {
 }
 
 // nearestTable returns the source index of every output index along one
-// dimension.
-func nearestTable(in, out int, scale float64, exact bool) []int {
+// dimension. With shortcut (Nearest only), out = in copies and out = 2·in
+// reads dst/2 whatever the scale, as PyTorch's nearest_idx.
+func nearestTable(in, out int, scale float64, exact, shortcut bool) []int {
 	idx := make([]int, out)
-	if !exact && out == in {
+	if shortcut && out == in {
 		for i := range idx {
 			idx[i] = i
 		}
 		return idx
 	}
-	if !exact && out == 2*in {
+	if shortcut && out == 2*in {
 		for i := range idx {
 			idx[i] = i >> 1
 		}
