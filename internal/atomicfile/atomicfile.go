@@ -1,6 +1,7 @@
 // Package atomicfile writes files so that a crash, a full disk or an error never leaves a
 // partial file under the final name: the data go to a temporary file in the same folder
-// (".NAME.tmpDIGITS"), which is synced and then renamed over the final name. The file
+// (".NAME.tmpDIGITS"), which is synced and then renamed over the final name; the folder is synced too, so the
+// rename survives a power loss. The file
 // gets mode 0644 filtered by the process's umask, as os.WriteFile(path, b, 0o644) would.
 // Temporaries left behind by a killed process can be removed with RemoveStale.
 package atomicfile
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Write creates or replaces path with what write writes (through a 1 MiB buffer).
@@ -60,7 +62,25 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable: after a crash the folder names
+// either the old file or the new one, never neither. File systems that cannot
+// sync a directory (some network and Windows ones) are not an error.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+		return err
+	}
+	return nil
 }
 
 // WriteBytes creates or replaces path with b.
