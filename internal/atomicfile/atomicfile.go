@@ -1,9 +1,9 @@
 // Package atomicfile writes files so that a crash, a full disk or an error never leaves a
 // partial file under the final name: the data go to a temporary file in the same folder
-// (".NAME.tmpDIGITS"), which is synced and then renamed over the final name; the folder is synced too, so the
-// rename survives a power loss. The file
-// gets mode 0644 filtered by the process's umask, as os.WriteFile(path, b, 0o644) would.
-// Temporaries left behind by a killed process can be removed with RemoveStale.
+// (".NAME.tmpDIGITS"), which is synced and then renamed over the final name; the folder
+// is synced too, so the rename survives a power loss. The file gets mode 0644 filtered
+// by the process's umask, as os.WriteFile(path, b, 0o644) would. Temporaries left
+// behind by a killed process can be removed with RemoveStale.
 package atomicfile
 
 import (
