@@ -66,6 +66,12 @@ func NoisyBox(rng *rand.Rand, mask []bool, h, w int, noise BoxNoise) (box [4]flo
 	if !ok {
 		return b, false
 	}
+	return JitterBox(rng, b, h, w, noise), true
+}
+
+// JitterBox returns box b with noise added to each coordinate, kept inside the h×w image
+// (x0 ≤ x1, y0 ≤ y1).
+func JitterBox(rng *rand.Rand, b [4]float32, h, w int, noise BoxNoise) [4]float32 {
 	bw, bh := float64(b[2]-b[0]+1), float64(b[3]-b[1]+1)
 	for i := range b {
 		side, lim := bw, float64(w-1)
@@ -82,7 +88,7 @@ func NoisyBox(rng *rand.Rand, mask []bool, h, w int, noise BoxNoise) (box [4]flo
 	if b[1] > b[3] {
 		b[1], b[3] = b[3], b[1]
 	}
-	return b, true
+	return b
 }
 
 // CorrectiveClick samples the next click of SAM's iterative training: a pixel drawn
