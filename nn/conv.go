@@ -11,13 +11,43 @@ import (
 func Pair(k int) [2]int { return [2]int{k, k} }
 
 // PaddingMode selects how Conv2d fills its padding (PyTorch's padding_mode).
+// Every mode but PadZeros pads the input with tensor.Pad and then convolves
+// with padding 0, as PyTorch's Conv2d does.
 type PaddingMode int
 
 const (
 	PadZeros     PaddingMode = iota // zeros (PyTorch's default "zeros")
-	PadReflect                      // mirror without repeating the edge ("reflect")
+	PadReflect                      // mirror without repeating the edge ("reflect"); padding < size
 	PadReplicate                    // repeat the edge ("replicate")
+	PadCircular                     // wrap around, a periodic input ("circular"); padding ≤ size
 )
+
+// String returns PyTorch's name of the mode: "zeros", "reflect",
+// "replicate" or "circular".
+func (m PaddingMode) String() string {
+	switch m {
+	case PadZeros:
+		return "zeros"
+	case PadReflect:
+		return "reflect"
+	case PadReplicate:
+		return "replicate"
+	case PadCircular:
+		return "circular"
+	}
+	return fmt.Sprintf("PaddingMode(%d)", int(m))
+}
+
+// ParsePaddingMode returns the mode PyTorch calls name ("zeros", "reflect",
+// "replicate" or "circular"), or an error naming the accepted values.
+func ParsePaddingMode(name string) (PaddingMode, error) {
+	for m := PadZeros; m <= PadCircular; m++ {
+		if m.String() == name {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("padding mode %q: want zeros, reflect, replicate or circular", name)
+}
 
 // Conv2dConfig describes a Conv2d layer. Zero Stride, Dilation and Groups
 // mean 1; the bias is on unless NoBias.
@@ -30,6 +60,8 @@ type Conv2dConfig struct {
 	// the odd one extra on the bottom/right as PyTorch does. Padding is
 	// then ignored.
 	PaddingSame bool
+	// PaddingMode fills the padding (PyTorch's padding_mode): zeros,
+	// reflect, replicate or circular.
 	PaddingMode PaddingMode
 	Groups      int
 	NoBias      bool
@@ -107,6 +139,11 @@ func (c *Conv2d) conv(x *tensor.Tensor) *tensor.Tensor {
 		mode = tensor.PadReflect
 	case PadReplicate:
 		mode = tensor.PadReplicate
+	case PadCircular:
+		mode = tensor.PadCircular
+	case PadZeros:
+	default:
+		panic(fmt.Sprintf("nn.Conv2d: unknown padding mode %v", c.PaddingMode))
 	}
 	if x.Dim() != 4 {
 		panic(fmt.Sprintf("nn.Conv2d: input %s, want (N, C, H, W)", tensor.FormatShape(x.Shape())))
@@ -159,7 +196,47 @@ func NewConvTranspose2d(rng *rand.Rand, cfg ConvTranspose2dConfig) *ConvTranspos
 // Forward maps x: (N, In, H, W) to (N, Out, OH, OW) with
 // OH = (H−1)·SH − 2·PH + DH·(KH−1) + OPH + 1, likewise OW.
 func (c *ConvTranspose2d) Forward(x *tensor.Tensor) *tensor.Tensor {
+	return c.forward(x, c.OutputPadding)
+}
+
+func (c *ConvTranspose2d) forward(x *tensor.Tensor, outputPadding [2]int) *tensor.Tensor {
 	return tensor.ConvTranspose2d(x, c.Weight, c.Bias, tensor.ConvTransposeOptions{
-		Stride: c.Stride, Padding: c.Padding, OutputPadding: c.OutputPadding, Dilation: c.Dilation, Groups: c.Groups,
+		Stride: c.Stride, Padding: c.Padding, OutputPadding: outputPadding, Dilation: c.Dilation, Groups: c.Groups,
 	})
+}
+
+// ForwardOutputSize maps x: (N, In, H, W) to (N, Out, size[0], size[1]), as
+// PyTorch's forward(x, output_size=size): a strided convolution maps
+// several input sizes onto one output size, and this picks the transposed
+// one that restores a given size (a decoder matching its skip connection).
+// The output padding is size − min per axis, where
+// min = (H−1)·SH − 2·PH + DH·(KH−1) + 1 is the size with no output padding;
+// the layer's own OutputPadding is ignored, as in PyTorch. It panics, with
+// PyTorch's message, unless min ≤ size ≤ min + SH − 1 on both axes.
+func (c *ConvTranspose2d) ForwardOutputSize(x *tensor.Tensor, size [2]int) *tensor.Tensor {
+	return c.forward(x, c.OutputPaddingFor(x.Shape(), size))
+}
+
+// OutputPaddingFor returns the output padding that makes the layer map an
+// input of shape (N, In, H, W) to spatial size size (PyTorch's
+// ConvTranspose2d._output_padding); see ForwardOutputSize.
+func (c *ConvTranspose2d) OutputPaddingFor(inShape []int, size [2]int) [2]int {
+	if len(inShape) != 4 {
+		panic(fmt.Sprintf("nn.ConvTranspose2d: input %s, want (N, C, H, W)", tensor.FormatShape(inShape)))
+	}
+	var minSize, maxSize, pad [2]int
+	for d := range 2 {
+		s, dil := max(c.Stride[d], 1), max(c.Dilation[d], 1)
+		k := c.Weight.SizeOf(2 + d)
+		minSize[d] = (inShape[2+d]-1)*s - 2*c.Padding[d] + dil*(k-1) + 1
+		maxSize[d] = minSize[d] + s - 1
+	}
+	for d := range 2 {
+		if size[d] < minSize[d] || size[d] > maxSize[d] {
+			panic(fmt.Sprintf("nn.ConvTranspose2d: requested an output size of %v, but valid sizes range from %v to %v (for an input of %v)",
+				size, minSize, maxSize, inShape[2:]))
+		}
+		pad[d] = size[d] - minSize[d]
+	}
+	return pad
 }

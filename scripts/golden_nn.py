@@ -227,6 +227,78 @@ def mha_cases():
         forward=fwd(False, True))
 
 
+def parity_cases():
+    """Issue 17's PyTorch-parity features: Conv2d padding modes, ConvTranspose2d
+    forward with output_size, MultiheadAttention with batch_first=False,
+    kdim/vdim, add_bias_kv, add_zero_attn and unbatched input."""
+    torch.manual_seed(17)
+    convs = [
+        ("conv2d_circular", dict(in_channels=2, out_channels=3, kernel_size=3, padding=(1, 2),
+                                 padding_mode="circular"), (2, 2, 5, 6)),
+        ("conv2d_circular_same", dict(in_channels=2, out_channels=2, kernel_size=(4, 3), padding="same",
+                                      dilation=(1, 2), padding_mode="circular"), (1, 2, 6, 7)),
+        ("conv2d_circular_stride_full", dict(in_channels=3, out_channels=4, kernel_size=3, stride=2, padding=(5, 4),
+                                             padding_mode="circular", bias=False), (1, 3, 5, 4)),
+        ("conv2d_reflect", dict(in_channels=2, out_channels=3, kernel_size=3, stride=(1, 2), padding=2,
+                                padding_mode="reflect"), (1, 2, 5, 6)),
+        ("conv2d_replicate", dict(in_channels=2, out_channels=2, kernel_size=(3, 5), padding=(1, 2), groups=2,
+                                  padding_mode="replicate"), (2, 2, 4, 5)),
+    ]
+    for name, kw, shape in convs:
+        m = nn.Conv2d(**kw)
+        meta = {k: json.dumps(v) for k, v in kw.items()}
+        run(name, m, {"x": randn(*shape)}, meta)
+    tconvs = [
+        ("convt2d_output_size", dict(in_channels=3, out_channels=2, kernel_size=3, stride=2, padding=1),
+         (2, 3, 4, 5), [8, 9]),
+        ("convt2d_output_size_full", dict(in_channels=2, out_channels=4, kernel_size=(2, 3), stride=(3, 2),
+                                          padding=(0, 1), dilation=(2, 1), output_padding=1),
+         (1, 2, 3, 4), [1, 4, 11, 7]),
+    ]
+    for name, kw, shape, osize in tconvs:
+        m = nn.ConvTranspose2d(**kw)
+        meta = {k: json.dumps(v) for k, v in kw.items()}
+        meta["output_size"] = json.dumps(osize)
+        run(name, m, {"x": randn(*shape)}, meta, forward=lambda m, ins, o=osize: {"y": m(ins["x"], output_size=o)})
+
+    def fwd(need, average):
+        def f(m, ins):
+            q, k, v = ins["q"], ins.get("k", ins["q"]), ins.get("v", ins.get("k", ins["q"]))
+            out, w = m(q, k, v, key_padding_mask=ins.get("mask_kpm"), attn_mask=ins.get("mask_attn"),
+                       need_weights=need, average_attn_weights=average)
+            return {"y": out, "w": w}
+        return f
+
+    def perturb(m):
+        with torch.no_grad():
+            for name, p in m.named_parameters():
+                if "bias" in name:
+                    p.normal_()
+        return m
+
+    E = 8
+    m = perturb(nn.MultiheadAttention(E, 2))
+    run("mha_seq_first", m, {"q": randn(5, 2, E)}, {"heads": 2}, forward=fwd(True, True))
+    m = perturb(nn.MultiheadAttention(E, 2, kdim=5, vdim=3))
+    kpm = torch.tensor([[False, False, True, False], [False, False, False, False]])
+    run("mha_kdim_vdim", m, {"q": randn(3, 2, E), "k": randn(4, 2, 5), "v": randn(4, 2, 3), "mask_kpm": kpm},
+        {"heads": 2}, forward=fwd(True, False))
+    m = perturb(nn.MultiheadAttention(E, 4, add_bias_kv=True, add_zero_attn=True, batch_first=True))
+    kpm = torch.tensor([[False, False, False, True], [True, False, False, False]])
+    am = torch.tensor([[False, True, False, False], [False, False, False, False], [True, True, True, True]])
+    run("mha_bias_kv_zero_attn", m, {"q": randn(2, 3, E), "k": randn(2, 4, E), "v": randn(2, 4, E),
+                                      "mask_kpm": kpm, "mask_attn": am},
+        {"heads": 4}, forward=fwd(True, True))
+    m = nn.MultiheadAttention(6, 3, bias=False, add_bias_kv=True, kdim=4, vdim=4)
+    run("mha_kdim_bias_kv_nobias", m, {"q": randn(3, 2, 6), "k": randn(5, 2, 4), "v": randn(5, 2, 4),
+                                        "mask_attn": randn(3, 5)},
+        {"heads": 3}, forward=fwd(True, False))
+    m = perturb(nn.MultiheadAttention(E, 2, kdim=6, vdim=6, add_zero_attn=True))
+    run("mha_unbatched", m, {"q": randn(3, E), "k": randn(5, 6), "v": randn(5, 6),
+                             "mask_kpm": torch.tensor([False, True, False, False, True])},
+        {"heads": 2}, forward=fwd(True, True))
+
+
 def swiglu_cases():
     torch.manual_seed(5)
 
@@ -363,7 +435,7 @@ if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     names = sys.argv[1:]
     ALL = [linear_cases, conv_cases, norm_cases, embedding_cases, mha_cases, swiglu_cases, activation_cases,
-           upsample_cases, dtype_cases]
+           upsample_cases, dtype_cases, parity_cases]
     for f in ALL:
         if not names or f.__name__.replace("_cases", "") in names:
             f()

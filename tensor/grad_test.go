@@ -123,6 +123,7 @@ func TestGradCheck(t *testing.T) {
 		}), []*tensor.Tensor{g.n(2, 4, 4)}},
 		{"Pad/reflect", f1(func(a *tensor.Tensor) *tensor.Tensor { return tensor.Pad(a, []int{2, 1, 1, 2}, tensor.PadReflect, 0) }), []*tensor.Tensor{g.n(1, 2, 3, 3)}},
 		{"Pad/replicate", f1(func(a *tensor.Tensor) *tensor.Tensor { return tensor.Pad(a, []int{3, 1, 0, 2}, tensor.PadReplicate, 0) }), []*tensor.Tensor{g.n(2, 2, 3)}},
+		{"Pad/circular", f1(func(a *tensor.Tensor) *tensor.Tensor { return tensor.Pad(a, []int{3, 1, 2, 0}, tensor.PadCircular, 0) }), []*tensor.Tensor{g.n(2, 2, 3)}},
 
 		// elementwise
 		{"Add", f2(tensor.Add), []*tensor.Tensor{g.n(2, 1, 3), g.n(4, 1)}},

@@ -80,6 +80,7 @@ func TestPanicMessages(t *testing.T) {
 		{"Pad/crop", func() { tensor.Pad(z(2, 3), []int{-2, -2}, tensor.PadConstant, 0) }, "tensor.Pad: pads [-2 -2] give a negative size for shape (2,3)"},
 		{"Pad/reflect", func() { tensor.Pad(z(2, 3), []int{3, 0}, tensor.PadReflect, 0) }, "tensor.Pad: reflect pads [3 0] must be smaller than the dimension (shape (2,3))"},
 		{"Pad/negative reflect", func() { tensor.Pad(z(2, 3), []int{-1, 0}, tensor.PadReplicate, 0) }, "tensor.Pad: negative pads [-1 0] need constant mode (shape (2,3))"},
+		{"Pad/circular", func() { tensor.Pad(z(2, 3), []int{0, 4}, tensor.PadCircular, 0) }, "tensor.Pad: circular pads [0 4] must not exceed the dimension (shape (2,3))"},
 
 		// reductions
 		{"Sum", func() { tensor.Sum(z(2, 3), []int{2}, false) }, "tensor.Sum: axis 2 out of range for shape (2,3)"},

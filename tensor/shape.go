@@ -492,6 +492,7 @@ const (
 	PadConstant  PadMode = iota // a constant value
 	PadReflect                  // mirror without repeating the edge: 3 2 | 1 2 3 | 2 1
 	PadReplicate                // repeat the edge: 1 1 | 1 2 3 | 3 3
+	PadCircular                 // wrap around: 2 3 | 1 2 3 | 1 2 (pads at most the dimension's size)
 )
 
 // Pad pads the last len(pads)/2 dimensions of t, as torch.nn.functional.pad:
@@ -518,6 +519,9 @@ func Pad(t *Tensor, pads []int, mode PadMode, value float32) *Tensor {
 		if mode == PadReflect && (before[d] >= t.shape[d] || after[d] >= t.shape[d]) {
 			panic(fmt.Sprintf("tensor.Pad: reflect pads %v must be smaller than the dimension (shape %s)", pads, FormatShape(t.shape)))
 		}
+		if mode == PadCircular && (before[d] > t.shape[d] || after[d] > t.shape[d]) {
+			panic(fmt.Sprintf("tensor.Pad: circular pads %v must not exceed the dimension (shape %s)", pads, FormatShape(t.shape)))
+		}
 		if mode == PadReplicate && t.shape[d] == 0 && before[d]+after[d] > 0 {
 			panic(fmt.Sprintf("tensor.Pad: cannot replicate-pad an empty dimension (shape %s)", FormatShape(t.shape)))
 		}
@@ -543,6 +547,8 @@ func Pad(t *Tensor, pads []int, mode PadMode, value float32) *Tensor {
 					}
 				case PadReplicate:
 					i = min(max(i, 0), n-1)
+				case PadCircular:
+					i = (i + n) % n
 				}
 			}
 			if off < 0 {
