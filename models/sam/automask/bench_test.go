@@ -27,7 +27,7 @@ const benchH, benchW = 768, 1024
 
 // BenchmarkGridDecoder is the 1,024 prompts of a 32×32 point grid through the prompt
 // encoder and mask decoder (multimask, low-resolution logits), as the generator runs
-// them: batches of 64 points, decoded decoderBatch prompts at a time.
+// them (DecodePoints): batches of 64 points, decoded decoderBatch prompts at a time.
 func BenchmarkGridDecoder(b *testing.B) {
 	m, emb := vitB(b)
 	g, err := New(m, DefaultOptions())
@@ -42,9 +42,7 @@ func BenchmarkGridDecoder(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		for _, r := range BatchIterator(len(pts), 64) {
-			g.decode(emb, pts[r[0]:r[1]])
-		}
+		g.DecodePoints(emb, pts, nil)
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*len(pts)), "ms/prompt")
 }

@@ -17,13 +17,12 @@ import (
 // edgeTolerance is is_box_near_crop_edge's atol, in pixels.
 const edgeTolerance = 20
 
-// decoderBatch is the number of prompts per call of the mask decoder. A batch of
+// decoderBatch is the most prompts per call of the mask decoder. A batch of
 // PointsPerBatch points is decoded this many prompts at a time: the results do not
-// depend on it, and models/sam's decoder takes longer per prompt in larger batches (its
-// (B, G², D) intermediates, 4 MB a prompt for vit_b, outgrow the caches and are freshly
-// allocated and zeroed): on the 2-core test machine 1 or 2 prompts a call were fastest,
-// 8 about 1.3× and 64 about 3× slower per prompt.
-const decoderBatch = 2
+// depend on it. The decoder's prepared path (sam.MaskDecoder.ForwardPrepared) keeps
+// about 30 MB of intermediates a prompt for vit_b in recycled buffers; a few prompts a
+// call make its GEMMs tall enough to run near the kernel's peak.
+const decoderBatch = 8
 
 // Generator segments whole images with a SAM model. It is safe for concurrent use.
 type Generator struct {
@@ -199,8 +198,9 @@ func (g *Generator) processCrop(features *tensor.Tensor, inputSize [2]int, crop 
 		pts[i] = [2]float64{p[0] * float64(cw), p[1] * float64(ch)}
 	}
 	var data []maskData
+	dec := g.prepare(features)
 	for _, b := range BatchIterator(len(pts), g.opt.PointsPerBatch) {
-		data = append(data, g.processBatch(features, inputSize, pts[b[0]:b[1]], crop, orig)...)
+		data = append(data, g.processBatch(dec, inputSize, pts[b[0]:b[1]], crop, orig)...)
 		st.step()
 	}
 	boxes := make([][4]float32, len(data))
@@ -221,7 +221,7 @@ func (g *Generator) processCrop(features *tensor.Tensor, inputSize [2]int, crop 
 // encoder and mask decoder with multimask output, then per mask the predicted-IoU filter,
 // upscaling to the crop, the stability filter, thresholding, the box, the crop-edge
 // filter and the RLE in the image's frame.
-func (g *Generator) processBatch(features *tensor.Tensor, inputSize [2]int, pts [][2]float64, crop [4]int, orig [2]int) []maskData {
+func (g *Generator) processBatch(dec *imageDecoder, inputSize [2]int, pts [][2]float64, crop [4]int, orig [2]int) []maskData {
 	ch, cw := crop[3]-crop[1], crop[2]-crop[0]
 	sx := float64(inputSize[1]) / float64(cw)
 	sy := float64(inputSize[0]) / float64(ch)
@@ -229,7 +229,7 @@ func (g *Generator) processBatch(features *tensor.Tensor, inputSize [2]int, pts 
 	for i, p := range pts {
 		resized[i] = [2]float64{p[0] * sx, p[1] * sy}
 	}
-	low, iou, k, side := g.decode(features, resized)
+	low, iou, k, side := g.decode(dec, resized)
 	// Masks are numbered prompt-major (prompt i, mask j → i·k + j), as the reference's
 	// flatten(0, 1).
 	var cands []int
@@ -267,14 +267,55 @@ func (g *Generator) processBatch(features *tensor.Tensor, inputSize [2]int, pts 
 	return data
 }
 
+// imageDecoder is one crop's embedding with what the mask decoder shares across its
+// batches of points (nil prep: the decoder cannot take the prepared path, see
+// sam.MaskDecoder.PrepareImage).
+type imageDecoder struct {
+	features *tensor.Tensor
+	prep     *sam.DecoderImage
+	low, iou []float32 // the last batch's results, reused by the next batch
+}
+
+// prepare computes the image-only part of the decoder's work on features (1, D, G, G).
+func (g *Generator) prepare(features *tensor.Tensor) *imageDecoder {
+	m := g.model
+	_, dense := m.PromptEncoder.Forward(nil, nil, nil, nil) // the no-mask embedding
+	return &imageDecoder{features: features, prep: m.MaskDecoder.PrepareImage(features, m.PromptEncoder.DensePE(), dense)}
+}
+
+// DecodePoints runs point prompts through the prompt encoder and mask decoder against
+// one embedding as Generate does for the points of a crop: features (1, D, G, G) as
+// sam.Predictor.Embedding returns, pts (x, y) in the resized input's pixels (the
+// reference's apply_coords), foreground points with multimask output, in batches of
+// PointsPerBatch. It returns the low-resolution logits (n, k, side, side) and predicted
+// IoUs (n, k), prompt-major (k = 3 and side = 256 for SAM), of each batch to fn with the
+// batch's first point: fn must not keep low or iou, whose storage the next batch reuses.
+func (g *Generator) DecodePoints(features *tensor.Tensor, pts [][2]float64, fn func(first int, low, iou []float32, k, side int)) {
+	dec := g.prepare(features)
+	for _, b := range BatchIterator(len(pts), g.opt.PointsPerBatch) {
+		low, iou, k, side := g.decode(dec, pts[b[0]:b[1]])
+		if fn != nil {
+			fn(b[0], low, iou, k, side)
+		}
+	}
+}
+
 // decode runs points (x, y in the resized image's pixels, the reference's
 // apply_coords) through the prompt encoder and mask decoder as foreground point prompts
 // with multimask output, decoderBatch prompts at a time. It returns the low-resolution
-// logits (n, k, side, side) and predicted IoUs (n, k), prompt-major.
-func (g *Generator) decode(features *tensor.Tensor, pts [][2]float64) (low, iou []float32, k, side int) {
+// logits (n, k, side, side) and predicted IoUs (n, k), prompt-major, in dec's buffers
+// (overwritten by the next call).
+func (g *Generator) decode(dec *imageDecoder, pts [][2]float64) (low, iou []float32, k, side int) {
 	m := g.model
 	pe := m.PromptEncoder.DensePE()
 	n := len(pts)
+	k = m.MaskDecoder.MaskTokens.Weight.SizeOf(0) - 1
+	side = 4 * m.Config.Grid()
+	plane := side * side
+	if cap(dec.low) < n*k*plane {
+		dec.low = make([]float32, n*k*plane)
+	}
+	low, iou = dec.low[:n*k*plane], dec.iou[:0]
 	for s := 0; s < n; s += decoderBatch {
 		e := min(s+decoderBatch, n)
 		pd := make([]float32, 0, 2*(e-s))
@@ -284,15 +325,17 @@ func (g *Generator) decode(features *tensor.Tensor, pts [][2]float64) (low, iou 
 			ld[i] = 1
 		}
 		sparse, dense := m.PromptEncoder.Forward(tensor.New(pd, e-s, 1, 2), tensor.New(ld, e-s, 1), nil, nil)
-		lo, io := m.MaskDecoder.Forward(features, pe, sparse, dense, true)
-		if low == nil {
-			k, side = lo.SizeOf(1), lo.SizeOf(2)
-			low = make([]float32, 0, n*k*side*side)
-			iou = make([]float32, 0, n*k)
+		var io *tensor.Tensor
+		if dec.prep != nil {
+			io = m.MaskDecoder.ForwardPreparedTo(low[s*k*plane:e*k*plane], dec.prep, sparse, true)
+		} else {
+			var lo *tensor.Tensor
+			lo, io = m.MaskDecoder.Forward(dec.features, pe, sparse, dense, true)
+			copy(low[s*k*plane:e*k*plane], lo.Data())
 		}
-		low = append(low, lo.Data()...)
 		iou = append(iou, io.Data()...)
 	}
+	dec.iou = iou
 	return low, iou, k, side
 }
 
