@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -80,6 +81,9 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if !opt.Resume && !opt.Overwrite {
 		for _, f := range []string{"checkpoint.safetensors", "last.safetensors", "best.safetensors"} {
 			if _, err := os.Stat(filepath.Join(cfg.Out, f)); err == nil {
+				if _, err := os.Stat(filepath.Join(cfg.Out, "checkpoint.safetensors")); err != nil {
+					return nil, fmt.Errorf("train: %s already holds a run (%s) that has no checkpoint.safetensors to resume from: give a new --out folder, or --overwrite to replace it", cfg.Out, f)
+				}
 				return nil, fmt.Errorf("train: %s already holds a run (%s): continue it with --resume, or give a new --out folder (or --overwrite to replace it)", cfg.Out, f)
 			}
 		}
@@ -113,6 +117,9 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	st := &state{}
 	ckpt := filepath.Join(cfg.Out, "checkpoint.safetensors")
 	if opt.Resume {
+		if _, err := os.Stat(ckpt); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("resume: %s has no checkpoint.safetensors (the run stopped before its first epoch ended): start it again with --overwrite", cfg.Out)
+		}
 		if err := loadCheckpoint(ckpt, model, opter, st); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
@@ -229,6 +236,11 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		if err := opt.epochEvent(model, valDS, classes, rec, st.Epochs, (ep+1)*stepsPerEpoch, stepsPerEpoch); err != nil {
 			return nil, err
 		}
+		// The checkpoint first: a process killed between these writes leaves a run
+		// that --resume continues (it rewrites last and best).
+		if err := saveCheckpoint(ckpt, model, opter, st); err != nil {
+			return nil, err
+		}
 		if sc.MIoU > st.BestMIoU || len(st.History) == 1 {
 			st.BestMIoU = sc.MIoU
 			if err := saveModel(filepath.Join(cfg.Out, "best.safetensors"), model, map[string]string{"epoch": fmt.Sprint(ep + 1), "mIoU": fmt.Sprint(sc.MIoU)}); err != nil {
@@ -236,9 +248,6 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			}
 		}
 		if err := saveModel(filepath.Join(cfg.Out, "last.safetensors"), model, map[string]string{"epoch": fmt.Sprint(ep + 1)}); err != nil {
-			return nil, err
-		}
-		if err := saveCheckpoint(ckpt, model, opter, st); err != nil {
 			return nil, err
 		}
 		if err := writeHistory(cfg.Out, st.History); err != nil {
