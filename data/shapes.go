@@ -33,7 +33,20 @@ type ShapesConfig struct {
 	// this many pixels (Chebyshev distance) of a boundary between two labels,
 	// as Pascal VOC does. The default 0 labels every pixel.
 	IgnoreBorder int
+	// Domain selects the look and the shape families: "" (the default) is the
+	// data described at ShapesDataset; DomainShifted is a shifted domain for
+	// adaptation studies — muted colours of low contrast, fine textures (dots,
+	// fine stripes and checks, fast noise) and other shape families (star,
+	// cross, ring, wavy blob, crescent, rhombus; ShiftedShapesClasses), with the
+	// same placement, occlusion and noise rules.
+	Domain string
 }
+
+// DomainShifted is the ShapesConfig.Domain of the shifted shapes data.
+const DomainShifted = "shifted"
+
+// ShiftedShapesClasses names the classes of the shifted domain by label index.
+var ShiftedShapesClasses = []string{"background", "star", "cross", "ring", "blob", "crescent", "rhombus"}
 
 // DefaultShapesConfig returns the default shapes configuration: 128×128
 // images, 2,000 training and 400 validation images, seed 0, 2 to 5 shapes per
@@ -85,6 +98,8 @@ func (c ShapesConfig) validate() error {
 		return fmt.Errorf("data: shapes: want 0 < min radius (%g) <= max radius (%g) <= 1", c.MinRadius, c.MaxRadius)
 	case c.IgnoreBorder < 0 || c.IgnoreBorder > 8:
 		return fmt.Errorf("data: shapes: ignore border %d out of range (want 0..8)", c.IgnoreBorder)
+	case c.Domain != "" && c.Domain != DomainShifted:
+		return fmt.Errorf("data: shapes: domain %q, want \"\" or %q", c.Domain, DomainShifted)
 	}
 	return nil
 }
@@ -214,8 +229,13 @@ func (d *ShapesDataset) Len() int { return len(d.pix) }
 // filled in).
 func (d *ShapesDataset) Config() ShapesConfig { return d.cfg }
 
-// Classes returns ShapesClasses.
-func (d *ShapesDataset) Classes() []string { return ShapesClasses }
+// Classes returns ShapesClasses (ShiftedShapesClasses in the shifted domain).
+func (d *ShapesDataset) Classes() []string {
+	if d.cfg.Domain == DomainShifted {
+		return ShiftedShapesClasses
+	}
+	return ShapesClasses
+}
 
 // Get returns image i as a Sample owned by the caller.
 func (d *ShapesDataset) Get(i int) (Sample, error) {
@@ -340,6 +360,13 @@ func (t *texture) at(x, y float32) [3]float32 {
 		if (int(math.Floor(float64(u)))+int(math.Floor(float64(w))))&1 == 0 {
 			v = 1
 		}
+	case 5: // dots on a hexagonal-ish lattice (shifted domain)
+		u := (x*t.dx + y*t.dy) / t.cell
+		w := (-x*t.dy + y*t.dx) / t.cell
+		fu, fw := u-float32(math.Floor(float64(u)))-0.5, w-float32(math.Floor(float64(w)))-0.5
+		if fu*fu+fw*fw <= 0.09 {
+			v = 1
+		}
 	case 4:
 		gx, gy := x/t.cell, y/t.cell
 		ix, iy := int(gx), int(gy)
@@ -427,7 +454,7 @@ func (sh *shape) inside(x, y float32) bool {
 		h := 0.8660254 * r
 		return abs32(u) <= h && abs32(0.5*u+0.8660254*v) <= h && abs32(0.5*u-0.8660254*v) <= h
 	}
-	return false
+	return sh.insideShifted(u, v)
 }
 
 // render draws one image: it returns the (3, S, S) 8-bit image, the (S, S)
@@ -435,8 +462,16 @@ func (sh *shape) inside(x, y float32) bool {
 func (g *shapesGen) render(rng *rand.Rand, cfg ShapesConfig) (pix, mask, inst []uint8, boxes []Box) {
 	s := g.s
 	// Background.
-	bgCol := randColor(rng)
-	bg := newTexture(rng, s, bgCol)
+	shifted := cfg.Domain == DomainShifted
+	var bgCol [3]float32
+	var bg *texture
+	if shifted {
+		bgCol = mutedColor(rng)
+		bg = newShiftedTexture(rng, s, bgCol)
+	} else {
+		bgCol = randColor(rng)
+		bg = newTexture(rng, s, bgCol)
+	}
 	for y := 0; y < s; y++ {
 		for x := 0; x < s; x++ {
 			c := bg.at(float32(x)+0.5, float32(y)+0.5)
@@ -466,7 +501,11 @@ func (g *shapesGen) render(rng *rand.Rand, cfg ShapesConfig) (pix, mask, inst []
 		var sh *shape
 		k := 1 + rng.IntN(6)
 		for try := 0; try < 20 && !ok; try++ {
-			sh = newShape(rng, k, s, cfg.MinRadius, cfg.MaxRadius)
+			if shifted {
+				sh = newShiftedShape(rng, k, s, cfg.MinRadius, cfg.MaxRadius)
+			} else {
+				sh = newShape(rng, k, s, cfg.MinRadius, cfg.MaxRadius)
+			}
 			ok = g.fits(sh, placed, visible, areas)
 		}
 		if !ok {
@@ -474,13 +513,24 @@ func (g *shapesGen) render(rng *rand.Rand, cfg ShapesConfig) (pix, mask, inst []
 		}
 		// Paint it.
 		var col [3]float32
-		for try := 0; try < 20; try++ {
-			col = randColor(rng)
-			if colorDist(col, bgCol) >= 0.35 {
-				break
+		var tex *texture
+		if shifted {
+			for try := 0; try < 20; try++ {
+				col = mutedColor(rng)
+				if colorDist(col, bgCol) >= 0.2 {
+					break
+				}
 			}
+			tex = newShiftedTexture(rng, s, col)
+		} else {
+			for try := 0; try < 20; try++ {
+				col = randColor(rng)
+				if colorDist(col, bgCol) >= 0.35 {
+					break
+				}
+			}
+			tex = newTexture(rng, s, col)
 		}
-		tex := newTexture(rng, s, col)
 		id := int8(len(placed))
 		own := 0
 		for y := sh.y0; y < sh.y1; y++ {
@@ -527,7 +577,7 @@ func (g *shapesGen) render(rng *rand.Rand, cfg ShapesConfig) (pix, mask, inst []
 				inst[i] = 255
 				continue
 			}
-			mask[i] = uint8(placed[j].k)
+			mask[i] = uint8(placed[j].label())
 			inst[i] = uint8(j)
 			e := &exts[j]
 			e.x0, e.y0, e.x1, e.y1, e.n = min(e.x0, x), min(e.y0, y), max(e.x1, x), max(e.y1, y), e.n+1
@@ -540,7 +590,7 @@ func (g *shapesGen) render(rng *rand.Rand, cfg ShapesConfig) (pix, mask, inst []
 			continue
 		}
 		remap[j] = uint8(len(boxes))
-		boxes = append(boxes, Box{X0: float32(e.x0), Y0: float32(e.y0), X1: float32(e.x1 + 1), Y1: float32(e.y1 + 1), Class: placed[j].k})
+		boxes = append(boxes, Box{X0: float32(e.x0), Y0: float32(e.y0), X1: float32(e.x1 + 1), Y1: float32(e.y1 + 1), Class: placed[j].label()})
 	}
 	for i, j := range inst {
 		if j != 255 {
@@ -623,4 +673,116 @@ func ignoreBorders(mask []uint8, s, b int) []uint8 {
 		}
 	}
 	return out
+}
+
+// The shifted domain (ShapesConfig.Domain = DomainShifted). Its shape kinds are 7..12
+// (label kind − 6): star, cross, ring, wavy blob, crescent, rhombus.
+
+// label returns the shape's class label: 1..6 in either domain.
+func (sh *shape) label() int {
+	if sh.k > 6 {
+		return sh.k - 6
+	}
+	return sh.k
+}
+
+// mutedColor draws a low-saturation mid-grey colour.
+func mutedColor(rng *rand.Rand) [3]float32 {
+	g := 0.25 + 0.5*rng.Float32()
+	return [3]float32{
+		min(max(g+0.15*(2*rng.Float32()-1), 0), 1),
+		min(max(g+0.15*(2*rng.Float32()-1), 0), 1),
+		min(max(g+0.15*(2*rng.Float32()-1), 0), 1),
+	}
+}
+
+// newShiftedTexture draws a fine texture: dots, fine stripes, a fine check or fast
+// noise, its second colour near a.
+func newShiftedTexture(rng *rand.Rand, s int, a [3]float32) *texture {
+	t := &texture{a: a}
+	spread := 0.1 + 0.25*rng.Float32()
+	for c := range t.b {
+		t.b[c] = min(max(a[c]+spread*(2*rng.Float32()-1), 0), 1)
+	}
+	ang := rng.Float64() * 2 * math.Pi
+	t.dx, t.dy = float32(math.Cos(ang)), float32(math.Sin(ang))
+	switch rng.IntN(4) {
+	case 0:
+		t.kind = 5
+		t.cell = 3 + 4*rng.Float32()
+	case 1:
+		t.kind = 2
+		t.freq = 1 / (2 + 3*rng.Float32())
+		t.off = rng.Float32()
+		t.hard = true
+	case 2:
+		t.kind = 3
+		t.cell = 2 + 3*rng.Float32()
+	default:
+		t.kind = 4
+		t.cell = 2 + 3*rng.Float32()
+		t.gw = int(float32(s)/t.cell) + 3
+		t.grid = make([]float32, t.gw*t.gw)
+		for i := range t.grid {
+			t.grid[i] = rng.Float32()
+		}
+	}
+	return t
+}
+
+// newShiftedShape places a shape of the shifted family k (1..6).
+func newShiftedShape(rng *rand.Rand, k, s int, rmin, rmax float64) *shape {
+	sh := newShape(rng, 0, s, rmin, rmax)
+	sh.k = k + 6
+	switch sh.k {
+	case 10: // blob: number of lobes and phase
+		sh.p = float32(3 + rng.IntN(3))
+		sh.triCos[0] = rng.Float32() * 2 * math.Pi
+	case 7: // star: inner radius fraction
+		sh.p = 0.4 + 0.15*rng.Float32()
+	}
+	return sh
+}
+
+// insideShifted reports whether the point (u, v), in the shape's rotated frame, is
+// inside a shape of the shifted domain.
+func (sh *shape) insideShifted(u, v float32) bool {
+	r := sh.r
+	switch sh.k {
+	case 7: // five-pointed star, outer radius 1.1 r, inner p·1.1 r
+		R := 1.1 * float64(r)
+		rho := float64(sh.p) * R
+		d := math.Hypot(float64(u), float64(v))
+		if d == 0 {
+			return true
+		}
+		t := math.Mod(math.Atan2(float64(v), float64(u))+2*math.Pi, 2*math.Pi/5)
+		if t > math.Pi/5 {
+			t = 2*math.Pi/5 - t
+		}
+		px, py := d*math.Cos(t), d*math.Sin(t)
+		bx, by := rho*math.Cos(math.Pi/5), rho*math.Sin(math.Pi/5)
+		// inside when p is on the origin's side of the edge from (R, 0) to b
+		cross := func(x, y float64) float64 { return (bx-R)*y - by*(x-R) }
+		return cross(px, py)*cross(0, 0) >= 0
+	case 8: // cross (plus), arms 0.9 r long and 0.3 r half wide
+		a, b := 0.9*r, 0.3*r
+		return (abs32(u) <= a && abs32(v) <= b) || (abs32(u) <= b && abs32(v) <= a)
+	case 9: // ring, radii 0.55 r to r
+		d2 := u*u + v*v
+		return d2 <= r*r && d2 >= 0.3025*r*r
+	case 10: // wavy blob
+		d := math.Hypot(float64(u), float64(v))
+		th := math.Atan2(float64(v), float64(u))
+		return d <= float64(r)*(0.8+0.2*math.Sin(float64(sh.p)*th+float64(sh.triCos[0])))
+	case 11: // crescent: a disc of radius r minus one of 0.8 r shifted 0.45 r
+		if u*u+v*v > r*r {
+			return false
+		}
+		du := u - 0.45*r
+		return du*du+v*v > 0.64*r*r
+	case 12: // rhombus, half diagonals r and 0.5 r
+		return abs32(u)/r+abs32(v)/(0.5*r) <= 1
+	}
+	return false
 }

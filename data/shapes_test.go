@@ -192,3 +192,61 @@ func TestShapesRadius(t *testing.T) {
 		}
 	}
 }
+
+// TestShapesShiftedDomain: the shifted domain generates valid data, deterministic, with
+// every class present, instance maps consistent with the masks, and other pixels than
+// the default domain.
+func TestShapesShiftedDomain(t *testing.T) {
+	cfg := ShapesConfig{Size: 64, Train: 40, Val: 4, Seed: 3, Domain: DomainShifted}
+	a := GenerateShapes(cfg, "train", 40)
+	b := GenerateShapes(cfg, "train", 40)
+	def := GenerateShapes(ShapesConfig{Size: 64, Seed: 3}, "train", 40)
+	if got := a.Classes(); got[1] != "star" {
+		t.Errorf("classes %q", got)
+	}
+	seen := map[int]bool{}
+	for i := 0; i < a.Len(); i++ {
+		sa, _ := a.Get(i)
+		sb, _ := b.Get(i)
+		sd, _ := def.Get(i)
+		if !slicesEqual(sa.Image.Pix, sb.Image.Pix) {
+			t.Fatalf("image %d differs between two generations", i)
+		}
+		if slicesEqual(sa.Image.Pix, sd.Image.Pix) {
+			t.Fatalf("image %d is the default domain's", i)
+		}
+		inst := a.InstanceMap(i)
+		for p, v := range inst.Pix {
+			switch {
+			case v == 255 && sa.Mask.Pix[p] != 0:
+				t.Fatalf("image %d pixel %d: no instance but class %d", i, p, sa.Mask.Pix[p])
+			case v != 255 && int(sa.Mask.Pix[p]) != sa.Boxes[v].Class:
+				t.Fatalf("image %d pixel %d: instance %d of class %d, mask %d", i, p, v, sa.Boxes[v].Class, sa.Mask.Pix[p])
+			}
+		}
+		for _, bx := range sa.Boxes {
+			if bx.Class < 1 || bx.Class > 6 {
+				t.Fatalf("class %d", bx.Class)
+			}
+			seen[bx.Class] = true
+		}
+	}
+	if len(seen) != 6 {
+		t.Errorf("classes seen %v, want all six", seen)
+	}
+	if _, err := Shapes(ShapesConfig{Domain: "other"}, "train"); err == nil {
+		t.Error("unknown domain accepted")
+	}
+}
+
+func slicesEqual(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
