@@ -8,7 +8,7 @@ Run from the repository root with Debian's interpreter (PyTorch 1.13):
 It writes into testdata/functional/ one JSON file per family:
 
   activations.json   every activation, forward and backward
-  interpolate.json   F.interpolate in every mode and size rule
+  interpolate.json   F.interpolate in every mode and size rule, antialias
   pool.json          max/avg/adaptive pooling and max-unpooling
   shuffle_conv.json  pixel (un)shuffle and conv_transpose2d
 
@@ -236,6 +236,30 @@ def interpolate():
                 cases.append(run_case("%s/layout_%s_%s" % (mode, cname, rname), "interpolate",
                                       lambda t, a=args: F.interpolate(t, **a),
                                       [G(shape, -1.0, 1.0, 14)], args, differentiable=torch_grad_ok))
+    # antialias=True (torchvision's tensor resize default): bilinear and
+    # bicubic, down, up and mixed, with and without align_corners.
+    xa = G([1, 2, 11, 9], -2.0, 2.0, 15)
+    aa_rules = [
+        ("size_down", {"size": [4, 3]}),
+        ("size_down_odd", {"size": [5, 7]}),
+        ("size_mixed", {"size": [15, 4]}),
+        ("size_up", {"size": [13, 12]}),
+        ("size_same", {"size": [11, 9]}),
+        ("size_one", {"size": [1, 1]}),
+        ("scale_down", {"scale_factor": [0.3, 0.45]}),
+        ("scale_down_recompute", {"scale_factor": [0.3, 0.45], "recompute_scale_factor": True}),
+        ("scale_near1", {"scale_factor": [1.05, 0.97]}),
+        ("scale_third", {"scale_factor": [1 / 3, 0.5]}),
+    ]
+    for mode in ["bilinear", "bicubic"]:
+        for ac in [False, True]:
+            for rname, rule in aa_rules:
+                if ac and rname not in ("size_down", "size_mixed", "size_one", "scale_down"):
+                    continue
+                args = dict(rule)
+                args.update({"mode": mode, "align_corners": ac, "antialias": True})
+                cases.append(run_case("%s_aa/%s/%s" % (mode, "ac" if ac else "noac", rname), "interpolate",
+                                      lambda t, a=args: F.interpolate(t, **a), [xa], args))
     write("interpolate.json", cases)
 
 
@@ -360,6 +384,11 @@ def bench(threads):
     g = torch.ones(8, 64, 128, 128)
     run("Bilinear2x", lambda: F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
     run("Bilinear2xBackward", lambda: F.interpolate(xg, scale_factor=2, mode="bilinear", align_corners=False).backward(g))
+    run("BilinearAntialiasDown", lambda: F.interpolate(x, size=(28, 28), mode="bilinear", antialias=True))
+    ga = torch.ones(8, 64, 28, 28)
+    run("BilinearAntialiasDownBackward",
+        lambda: F.interpolate(xg, size=(28, 28), mode="bilinear", antialias=True).backward(ga))
+    run("BicubicAntialiasDown", lambda: F.interpolate(x, size=(28, 28), mode="bicubic", antialias=True))
     run("Nearest2x", lambda: F.interpolate(x, scale_factor=2, mode="nearest"))
     run("Bicubic2x", lambda: F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False))
     run("PixelShuffle", lambda: F.pixel_shuffle(x, 2))

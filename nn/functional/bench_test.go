@@ -53,6 +53,32 @@ func BenchmarkBilinear2xBackward(b *testing.B) {
 	})
 }
 
+// The anti-aliased down-sampling of torchvision's tensor resize: 64 → 28.
+func BenchmarkBilinearAntialiasDown(b *testing.B) {
+	x := benchInput()
+	opt := functional.InterpolateOptions{Size: [2]int{28, 28}, Mode: functional.Bilinear, Antialias: true}
+	benchLoop(b, func() {
+		functional.Interpolate(x, opt)
+	})
+}
+
+func BenchmarkBilinearAntialiasDownBackward(b *testing.B) {
+	x := benchInput().SetRequiresGrad(true)
+	opt := functional.InterpolateOptions{Size: [2]int{28, 28}, Mode: functional.Bilinear, Antialias: true}
+	g := tensor.Ones(8, 64, 28, 28)
+	benchLoop(b, func() {
+		functional.Interpolate(x, opt).BackwardWith(g)
+	})
+}
+
+func BenchmarkBicubicAntialiasDown(b *testing.B) {
+	x := benchInput()
+	opt := functional.InterpolateOptions{Size: [2]int{28, 28}, Mode: functional.Bicubic, Antialias: true}
+	benchLoop(b, func() {
+		functional.Interpolate(x, opt)
+	})
+}
+
 func BenchmarkNearest2x(b *testing.B) {
 	x := benchInput()
 	opt := functional.InterpolateOptions{ScaleFactor: [2]float64{2, 2}}

@@ -48,6 +48,7 @@ type goldenArgs struct {
 	Mode            string    `json:"mode"`
 	AlignCorners    bool      `json:"align_corners"`
 	Recompute       bool      `json:"recompute_scale_factor"`
+	Antialias       bool      `json:"antialias"`
 	Kernel          []int     `json:"kernel"`
 	Stride          []int     `json:"stride"`
 	Padding         []int     `json:"padding"`
@@ -158,6 +159,7 @@ func goldenOp(t *testing.T, op string, a goldenArgs, in []*tensor.Tensor) []*ten
 			Mode:                 functional.InterpMode(a.Mode),
 			AlignCorners:         a.AlignCorners,
 			RecomputeScaleFactor: a.Recompute,
+			Antialias:            a.Antialias,
 		}
 		if len(a.ScaleFactor) == 2 {
 			opt.ScaleFactor = [2]float64{a.ScaleFactor[0], a.ScaleFactor[1]}

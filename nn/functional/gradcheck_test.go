@@ -105,6 +105,10 @@ func TestGradCheckInterpolate(t *testing.T) {
 		// its adjoint (PyTorch's is not); with C = 1 the shortcut's adjoint.
 		{ScaleFactor: [2]float64{2.1, 1.1}, Mode: functional.Nearest},
 		{ScaleFactor: [2]float64{1.1, 2.1}, Mode: functional.NearestExact},
+		// Anti-aliased down-, up- and mixed sampling.
+		{Size: [2]int{2, 2}, Mode: functional.Bilinear, Antialias: true},
+		{ScaleFactor: [2]float64{0.6, 1.4}, Mode: functional.Bicubic, Antialias: true},
+		{Size: [2]int{3, 2}, Mode: functional.Bicubic, Antialias: true, AlignCorners: true},
 	}
 	for _, o := range opts {
 		for _, shape := range [][]int{{1, 2, 4, 3}, {2, 1, 4, 3}} {

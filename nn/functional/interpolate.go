@@ -47,11 +47,21 @@ type InterpolateOptions struct {
 	// 1/ScaleFactor. With it false (PyTorch's default) the given factor is
 	// used as given, which differs when in·scale is not an integer.
 	RecomputeScaleFactor bool
+	// Antialias (Bilinear and Bicubic only) widens the filter by the
+	// scale when down-sampling, so every input pixel contributes (PyTorch's
+	// antialias=True, torchvision's tensor resize default, Pillow's
+	// resampling): output i blends the inputs within support = scale·r of
+	// centre c = scale·(i + 0.5) (r = 1 bilinear, 2 bicubic) with weights
+	// filter((j + 0.5 − c)/scale) normalised to sum to 1, where filter is
+	// the triangle or Keys' cubic with A = −0.5 (Pillow's; plain Bicubic
+	// uses −0.75). Up-sampling keeps r (scale 1 in the filter) but still
+	// normalises at the edges instead of clamping.
+	Antialias bool
 }
 
 // Interpolate resizes the images x (N, C, H, W) to (N, C, H', W'), as
-// torch.nn.functional.interpolate in PyTorch 1.13 (without antialias),
-// including its exact index rules:
+// torch.nn.functional.interpolate in PyTorch 1.13, including its exact
+// index rules (Antialias: see InterpolateOptions):
 //
 //   - the output size is Size, or floor(H·ScaleFactor[0]) × floor(W·ScaleFactor[1]);
 //   - the source scale of a dimension is 1/ScaleFactor when a factor was
@@ -112,6 +122,15 @@ func Interpolate(x *tensor.Tensor, opt InterpolateOptions) *tensor.Tensor {
 		if opt.AlignCorners {
 			panic(fmt.Sprintf("functional.Interpolate: AlignCorners can only be set with Bilinear or Bicubic, not %q", mode))
 		}
+	}
+	if opt.Antialias {
+		switch mode {
+		case Bilinear:
+			return antialias2d(x, aaTable(h, oh, opt.AlignCorners, scales[0], false), aaTable(w, ow, opt.AlignCorners, scales[1], false))
+		case Bicubic:
+			return antialias2d(x, aaTable(h, oh, opt.AlignCorners, scales[0], true), aaTable(w, ow, opt.AlignCorners, scales[1], true))
+		}
+		panic(fmt.Sprintf("functional.Interpolate: Antialias is only supported with Bilinear and Bicubic, not %q", mode))
 	}
 	switch mode {
 	case Nearest, NearestExact:
