@@ -45,6 +45,8 @@ func TestCaseList(t *testing.T) {
 		"conv3x3s2-n8-c3to32-128-fwd", "gcn-k15-n8-c256to21-32-fwdbwd",
 		"bilinear2x-n8-c64-64-fwd", "pixelshuffle2-n8-c64-64-fwd",
 		"sam-vitb-encoder-1024", "sam-vitb-prompt-decoder",
+		"sam-vitb-grid-decoder-32", "sam-vitb-auto-1024x768",
+		"mobilesam-encoder-1024", "mobilesam-auto-1024x768", "mobilesam-auto-1024x768-keepall",
 	}
 	if got := strings.Join(Names(), " "); got != strings.Join(want, " ") {
 		t.Errorf("Names() = %s\nwant      %s", got, strings.Join(want, " "))

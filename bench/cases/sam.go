@@ -2,6 +2,7 @@ package cases
 
 import (
 	"github.com/fovea-ml/fovea/models/sam"
+	"github.com/fovea-ml/fovea/models/sam/automask"
 	"github.com/fovea-ml/fovea/nn"
 	"github.com/fovea-ml/fovea/tensor"
 )
@@ -25,7 +26,48 @@ var (
 			"coordinates, fixed image embedding (1, 256, 64, 64), multimask → low-res logits (1, 3, 256, 256) and IoU (1, 3)",
 		Setup: samDecoderSetup,
 	}
+	mobileSAMEncoderCase = Case{
+		Name: "mobilesam-encoder-1024",
+		API:  "sam.TinyViT.Forward",
+		Doc: "MobileSAM (vit_t) TinyViT image encoder on one normalised image x (1, 3, 1024, 1024) → (1, 256, 64, 64): " +
+			"conv stem, MBConv stage, three stages of windowed attention blocks with attention biases, neck",
+		Setup: mobileSAMEncoderSetup,
+	}
+	samGridDecoderCase = Case{
+		Name: "sam-vitb-grid-decoder-32",
+		API:  "automask.Generator.DecodePoints",
+		Doc: "the automatic mask generator's decoder work for one image: the 1,024 points of a 32×32 grid over a " +
+			"1024×768 image through the vit_b prompt encoder and mask decoder in batches of 64 (points_per_batch), " +
+			"multimask, against a fixed image embedding (1, 256, 64, 64) → low-res logits (1024, 3, 256, 256) and IoUs",
+		Setup: samGridDecoderSetup,
+	}
+	samAutoCase = Case{
+		Name: "sam-vitb-auto-1024x768",
+		API:  "automask.Generator.Generate",
+		Doc: "segment everything with vit_b on one random 1024×768 RGB image, default options (32×32 points, " +
+			"batches of 64, pred_iou_thresh 0.88, stability 0.95, no crops), encoder included; with random weights " +
+			"no mask passes the thresholds",
+		Setup: func(s Size) Work { return autoSetup(s, sam.VitB(), false) },
+	}
+	mobileSAMAutoCase = Case{
+		Name:  "mobilesam-auto-1024x768",
+		API:   "automask.Generator.Generate",
+		Doc:   "segment everything with MobileSAM (vit_t) on one random 1024×768 RGB image, default options, encoder included",
+		Setup: func(s Size) Work { return autoSetup(s, sam.VitT(), false) },
+	}
+	mobileSAMAutoKeepAllCase = Case{
+		Name: "mobilesam-auto-1024x768-keepall",
+		API:  "automask.Generator.Generate",
+		Doc: "mobilesam-auto-1024x768 with pred_iou_thresh and stability_score_thresh 0: every one of the 3,072 masks " +
+			"is upscaled to 1024×768, scored, boxed and run-length encoded, then box NMS (0.7) and records",
+		Setup: func(s Size) Work { return autoSetup(s, sam.VitT(), true) },
+	}
 )
+
+// The generator and MobileSAM cases follow the SAM cases of the registry.
+func init() {
+	registry = append(registry, samGridDecoderCase, samAutoCase, mobileSAMEncoderCase, mobileSAMAutoCase, mobileSAMAutoKeepAllCase)
+}
 
 // samConfig is vit_b, or at Tiny size a model of the same structure small enough to run
 // in milliseconds: 128-pixel image (8×8 grid of 16-pixel patches), width 64, two blocks of
@@ -44,9 +86,27 @@ func samConfig(s Size) sam.Config {
 	return c
 }
 
+// mobileSAMConfig is vit_t, or at Tiny size a TinyViT of the same structure on a
+// 128-pixel image with the Tiny prompt encoder and decoder of samConfig.
+func mobileSAMConfig(s Size) sam.Config {
+	c := sam.VitT()
+	if s == Tiny {
+		t := samConfig(Tiny)
+		c.ImageSize = t.ImageSize
+		c.TinyViTEmbedDims, c.TinyViTDepths = []int{8, 16, 16, 32}, []int{1, 1, 1, 1}
+		c.TinyViTNumHeads, c.TinyViTWindowSizes, c.TinyViTNumClasses = []int{1, 1, 1, 2}, []int{7, 7, 7, 7}, 0
+		c.PromptEmbedDim, c.MaskInChans = t.PromptEmbedDim, t.MaskInChans
+		c.DecoderMLPDim, c.DecoderNumHeads, c.IoUHeadHiddenDim = t.DecoderMLPDim, t.DecoderNumHeads, t.IoUHeadHiddenDim
+	}
+	return c
+}
+
 // newSAM builds the frozen model of size s.
-func newSAM(s Size) *sam.Model {
-	m, err := sam.New(newRNG(), samConfig(s))
+func newSAM(s Size) *sam.Model { return newModel(samConfig(s)) }
+
+// newModel builds the frozen model of configuration c with the cases' seeded weights.
+func newModel(c sam.Config) *sam.Model {
+	m, err := sam.New(newRNG(), c)
 	if err != nil {
 		panic("bench/cases: " + err.Error())
 	}
@@ -124,5 +184,86 @@ func samDecoderSetup(s Size) Work {
 	return Work{Run: func() {
 		sparse, dense := m.PromptEncoder.Forward(pts, labels, nil, nil)
 		m.MaskDecoder.Forward(emb, m.PromptEncoder.DensePE(), sparse, dense, true)
+	}}
+}
+
+func mobileSAMEncoderSetup(s Size) Work {
+	m := newModel(mobileSAMConfig(s))
+	c := m.Config
+	x := tensor.New(uniform(newRNG(), 3*c.ImageSize*c.ImageSize), 1, 3, c.ImageSize, c.ImageSize)
+	return Work{Run: func() { m.ImageEncoder.Forward(x) }}
+}
+
+// autoImage is the image of the segment-everything cases: H×W = 768×1024 (Tiny: 96×128)
+// 8-bit RGB, uniform random bytes from the cases' source.
+func autoImage(s Size) (pix []uint8, h, w int) {
+	h, w = 768, 1024
+	if s == Tiny {
+		h, w = 96, 128
+	}
+	rng := newRNG()
+	pix = make([]uint8, h*w*3)
+	for i := range pix {
+		pix[i] = uint8(rng.IntN(256))
+	}
+	return pix, h, w
+}
+
+// autoOptions are the reference's defaults (4×4 points at Tiny size), with the
+// predicted-IoU and stability filters off when keepAll.
+func autoOptions(s Size, keepAll bool) automask.Options {
+	opt := automask.DefaultOptions()
+	if s == Tiny {
+		opt.PointsPerSide = 4
+	}
+	if keepAll {
+		opt.PredIoUThresh, opt.StabilityScoreThresh = 0, 0
+	}
+	return opt
+}
+
+// samGridDecoderSetup times DecodePoints on the 32×32 grid (4×4 at Tiny size) scaled to
+// the resized frame of a 1024×768 image, as the generator's apply_coords gives them.
+func samGridDecoderSetup(s Size) Work {
+	m := newSAM(s)
+	c := m.Config
+	g, err := automask.New(m, autoOptions(s, false))
+	if err != nil {
+		panic("bench/cases: " + err.Error())
+	}
+	_, h, w := autoImage(s)
+	nh, nw := sam.PreprocessShape(h, w, c.ImageSize)
+	side := 32
+	if s == Tiny {
+		side = 4
+	}
+	grid := automask.BuildPointGrid(side)
+	pts := make([][2]float64, len(grid))
+	for i, p := range grid {
+		pts[i] = [2]float64{p[0] * float64(w) * float64(nw) / float64(w), p[1] * float64(h) * float64(nh) / float64(h)}
+	}
+	emb := tensor.New(uniform(newRNG(), c.PromptEmbedDim*c.Grid()*c.Grid()), 1, c.PromptEmbedDim, c.Grid(), c.Grid())
+	return Work{Run: func() { g.DecodePoints(emb, pts, nil) }}
+}
+
+// autoSetup times Generate on the random image with the model of configuration c
+// (shrunk at Tiny size).
+func autoSetup(s Size, c sam.Config, keepAll bool) Work {
+	if s == Tiny {
+		if c.Encoder == sam.EncoderTinyViT {
+			c = mobileSAMConfig(Tiny)
+		} else {
+			c = samConfig(Tiny)
+		}
+	}
+	g, err := automask.New(newModel(c), autoOptions(s, keepAll))
+	if err != nil {
+		panic("bench/cases: " + err.Error())
+	}
+	pix, h, w := autoImage(s)
+	return Work{Run: func() {
+		if _, err := g.Generate(pix, h, w); err != nil {
+			panic("bench/cases: " + err.Error())
+		}
 	}}
 }
