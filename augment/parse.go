@@ -2,6 +2,7 @@ package augment
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -22,9 +23,15 @@ const ParseHelp = `comma-separated transforms, applied in order, each NAME or NA
                                   torchvision's RandomErasing (log-uniform ratio)
   random-erasing-paper[:...]      Zhong et al.: scale 0.02-0.4, ratio 0.3-3.33 uniform, uniform fill`
 
+// MaxScale is the largest factor a "scale" transform of Parse may have: the
+// scaled image is allocated whole, so a huge factor would exhaust memory.
+var MaxScale = 16.0
+
 // Parse builds a pipeline from a spec such as
 // "flip,crop:size=96x96,random-erasing:p=0.5:labels=ignore" (see ParseHelp).
-// Unknown names, keys and bad values are errors that quote them.
+// Unknown names, keys and bad values are errors that quote them: numbers must
+// be finite, probabilities in [0, 1], jitter strengths ≥ 0 (hue ≤ 0.5),
+// sizes within data.MaxPixels, scale factors at most MaxScale.
 func Parse(spec string) (Composed, error) {
 	var out Composed
 	for _, item := range strings.Split(spec, ",") {
@@ -73,10 +80,28 @@ func (o *opts) float(k string, def float64) float64 {
 		return def
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil && o.err == nil {
-		o.err = fmt.Errorf("%s=%q: want a number", k, v)
+	if (err != nil || math.IsNaN(f) || math.IsInf(f, 0)) && o.err == nil {
+		o.err = fmt.Errorf("%s=%q: want a finite number", k, v)
 	}
 	return f
+}
+
+// prob reads a probability in [0, 1].
+func (o *opts) prob(k string, def float64) float64 {
+	p := o.float(k, def)
+	if !(p >= 0 && p <= 1) && o.err == nil {
+		o.err = fmt.Errorf("%s=%v: want a probability in [0, 1]", k, p)
+	}
+	return p
+}
+
+// nonNeg reads a number ≥ 0 and ≤ hi.
+func (o *opts) nonNeg(k string, def, hi float64) float64 {
+	v := o.float(k, def)
+	if !(v >= 0 && v <= hi) && o.err == nil {
+		o.err = fmt.Errorf("%s=%v: want a number in [0, %v]", k, v, hi)
+	}
+	return v
 }
 
 // pair reads "a-b" (or a single number a, meaning a-a).
@@ -91,8 +116,8 @@ func (o *opts) pair(k string, def [2]float64) [2]float64 {
 	}
 	x, err1 := strconv.ParseFloat(a, 64)
 	y, err2 := strconv.ParseFloat(b, 64)
-	if (err1 != nil || err2 != nil) && o.err == nil {
-		o.err = fmt.Errorf("%s=%q: want LOW-HIGH", k, v)
+	if (err1 != nil || err2 != nil || math.IsNaN(x) || math.IsInf(x, 0) || math.IsNaN(y) || math.IsInf(y, 0)) && o.err == nil {
+		o.err = fmt.Errorf("%s=%q: want LOW-HIGH with finite numbers", k, v)
 	}
 	return [2]float64{x, y}
 }
@@ -115,6 +140,11 @@ func (o *opts) size(k string) (int, int) {
 	if (err1 != nil || err2 != nil || h <= 0 || w <= 0) && o.err == nil {
 		o.err = fmt.Errorf("%s=%q: want HxW with positive integers", k, v)
 	}
+	if o.err == nil {
+		if err := data.CheckSize(w, h); err != nil {
+			o.err = fmt.Errorf("%s=%q: %w", k, v, err)
+		}
+	}
 	return h, w
 }
 
@@ -135,11 +165,11 @@ func parseOne(name string, kv map[string]string) (data.Transform, error) {
 	var t data.Transform
 	switch name {
 	case "flip":
-		t = HorizontalFlip{P: o.float("p", 0.5)}
+		t = HorizontalFlip{P: o.prob("p", 0.5)}
 	case "scale":
 		t = RandomScale{Min: o.float("min", 0.5), Max: o.float("max", 2)}
-		if r := t.(RandomScale); o.err == nil && (!(r.Min > 0) || r.Max < r.Min) {
-			return nil, fmt.Errorf("want 0 < min <= max")
+		if r := t.(RandomScale); o.err == nil && (!(r.Min > 0) || r.Max < r.Min || r.Max > MaxScale) {
+			return nil, fmt.Errorf("want 0 < min <= max <= %v (augment.MaxScale)", MaxScale)
 		}
 	case "resize":
 		h, w := o.size("size")
@@ -148,8 +178,10 @@ func parseOne(name string, kv map[string]string) (data.Transform, error) {
 		h, w := o.size("size")
 		t = NewRandomCrop(h, w)
 	case "jitter":
-		t = ColorJitter{Brightness: float32(o.float("b", 0.4)), Contrast: float32(o.float("c", 0.4)),
-			Saturation: float32(o.float("s", 0.4)), Hue: float32(o.float("h", 0.1))}
+		// torchvision's ColorJitter: brightness, contrast, saturation ≥ 0
+		// (factors are drawn from [max(0, 1−x), 1+x]), hue in [0, 0.5].
+		t = ColorJitter{Brightness: float32(o.nonNeg("b", 0.4, 1e6)), Contrast: float32(o.nonNeg("c", 0.4, 1e6)),
+			Saturation: float32(o.nonNeg("s", 0.4, 1e6)), Hue: float32(o.nonNeg("h", 0.1, 0.5))}
 	case "normalize":
 		t = Normalize{Mean: ImageNetMean, Std: ImageNetStd}
 	case "random-erasing", "random-erasing-paper":
@@ -160,7 +192,7 @@ func parseOne(name string, kv map[string]string) (data.Transform, error) {
 		e.P = o.float("p", e.P)
 		e.Scale = o.pair("scale", e.Scale)
 		e.Ratio = o.pair("ratio", e.Ratio)
-		e.Attempts = int(o.float("attempts", float64(e.Attempts)))
+		e.Attempts = int(o.nonNeg("attempts", float64(e.Attempts), 1000))
 		switch f := o.str("fill", ""); f {
 		case "":
 		case "random", "normal":
@@ -173,7 +205,7 @@ func parseOne(name string, kv map[string]string) (data.Transform, error) {
 			var vals []float32
 			for _, s := range strings.Split(f, "/") {
 				v, err := strconv.ParseFloat(s, 32)
-				if err != nil {
+				if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 					return nil, fmt.Errorf("fill=%q: want random, uniform, mean, a number or numbers joined by /", f)
 				}
 				vals = append(vals, float32(v))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -118,6 +119,9 @@ func OpenCOCO(annPath, imageDir string, opts COCOOptions) (*COCODataset, error) 
 		if im.Width <= 0 || im.Height <= 0 {
 			return nil, fmt.Errorf("data: COCO annotations %s: image %d: width and height must be positive, got %d×%d", annPath, im.ID, im.Width, im.Height)
 		}
+		if err := CheckSize(im.Width, im.Height); err != nil {
+			return nil, fmt.Errorf("data: COCO annotations %s: image %d: %w", annPath, im.ID, err)
+		}
 		index[im.ID] = i
 	}
 	d.anns = make([][]cocoAnnotation, len(d.images))
@@ -131,6 +135,9 @@ func OpenCOCO(annPath, imageDir string, opts COCOOptions) (*COCODataset, error) 
 		}
 		if len(a.BBox) != 4 {
 			return nil, fmt.Errorf("data: COCO annotations %s: annotation %d (id %d): bbox has %d numbers, want 4 [x,y,width,height]", annPath, k, a.ID, len(a.BBox))
+		}
+		if err := checkCOCOBox(a.BBox); err != nil {
+			return nil, fmt.Errorf("data: COCO annotations %s: annotation %d (id %d): %w", annPath, k, a.ID, err)
 		}
 		d.anns[i] = append(d.anns[i], a)
 	}
@@ -242,6 +249,9 @@ func (d *COCODataset) decodeSegmentation(a cocoAnnotation, im cocoImage) (*Mask,
 			if len(p)%2 != 0 {
 				return nil, bad("a polygon has %d numbers, want an even count", len(p))
 			}
+			if err := checkPolygon(p); err != nil {
+				return nil, bad("%v", err)
+			}
 			poly := rle.FromPolygon(p, im.Height, im.Width).Decode()
 			for k, v := range poly {
 				m.Pix[k] |= v
@@ -278,6 +288,47 @@ func (d *COCODataset) decodeSegmentation(a cocoAnnotation, im cocoImage) (*Mask,
 		}
 	}
 	return &Mask{H: enc.H, W: enc.W, Pix: enc.Decode()}, nil
+}
+
+// MaxPolygonLength is the longest polygon outline, in pixels (the sum over
+// its edges of the larger of |Δx| and |Δy|), that a COCO segmentation may
+// have. Rasterising traces the outline point by point on a 5× finer grid,
+// so a polygon with absurd coordinates would otherwise take memory in
+// proportion; one million pixels is 25 times the perimeter of a 10,000 ×
+// 10,000 image. Raise it if real data need more.
+var MaxPolygonLength = 1e6
+
+// checkPolygon refuses non-finite coordinates and outlines longer than
+// MaxPolygonLength.
+func checkPolygon(p []float64) error {
+	var length float64
+	for i, v := range p {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("polygon coordinate %d is %v, want a finite number", i, v)
+		}
+	}
+	for j := 0; j+1 < len(p); j += 2 {
+		k := (j + 2) % (len(p) &^ 1)
+		length += max(math.Abs(p[k]-p[j]), math.Abs(p[k+1]-p[j+1]))
+	}
+	if length > MaxPolygonLength {
+		return fmt.Errorf("polygon outline is %.3g pixels long, more than the limit of %.3g (data.MaxPolygonLength): are its coordinates pixels of this image?", length, MaxPolygonLength)
+	}
+	return nil
+}
+
+// checkCOCOBox refuses a bbox [x, y, width, height] with a non-finite number
+// or a negative width or height (an inverted box).
+func checkCOCOBox(b []float64) error {
+	for i, v := range b {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("bbox[%d] is %v, want a finite number", i, v)
+		}
+	}
+	if b[2] < 0 || b[3] < 0 {
+		return fmt.Errorf("bbox %v has a negative width or height (want [x, y, width, height])", b)
+	}
+	return nil
 }
 
 func trimExt(name string) string {

@@ -16,10 +16,32 @@ import (
 	"github.com/fovea-ml/fovea/internal/atomicfile"
 )
 
+// MaxPixels is the largest image, in pixels (width × height), that ReadImage,
+// DecodeImage, ReadMask and DecodeMask decode and that a COCO annotation file
+// may declare: a file whose header claims more is refused before any pixel
+// memory is allocated. The default, 100 million pixels, is a 10,000 × 10,000
+// image (1.2 GB as a float32 RGB Image). Raise it to read larger images (the
+// fovea command's --max-pixels flag sets it); it must not be changed while
+// images are being decoded.
+var MaxPixels int64 = 100_000_000
+
+// CheckSize returns an error if a w×h image is empty or larger than
+// MaxPixels. The message says how to raise the limit.
+func CheckSize(w, h int) error {
+	if w <= 0 || h <= 0 {
+		return fmt.Errorf("image size %d×%d, want a positive width and height", w, h)
+	}
+	if int64(w) > MaxPixels/int64(h) || int64(w)*int64(h) > MaxPixels {
+		return fmt.Errorf("image size %d×%d is %d pixels, more than the limit of %d (data.MaxPixels; raise it with --max-pixels)", w, h, int64(w)*int64(h), MaxPixels)
+	}
+	return nil
+}
+
 // ReadImage decodes the PNG or JPEG file at path into an Image with values in
 // [0, 1]: grey files (8- or 16-bit) give C = 1, everything else (RGB, palette,
-// YCbCr JPEG, CMYK) gives C = 3; an alpha channel is dropped. Errors name the
-// file.
+// YCbCr JPEG, CMYK) gives C = 3; an alpha channel is dropped. The size in the
+// file's header is checked against MaxPixels before the pixels are decoded.
+// Errors name the file.
 func ReadImage(path string) (*Image, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -34,11 +56,50 @@ func ReadImage(path string) (*Image, error) {
 
 // DecodeImage decodes a PNG or JPEG stream as ReadImage does.
 func DecodeImage(r io.Reader) (*Image, error) {
-	src, _, err := image.Decode(r)
+	src, err := decodeChecked(r, func(r io.Reader) (image.Config, error) {
+		c, _, err := image.DecodeConfig(r)
+		return c, err
+	}, func(r io.Reader) (image.Image, error) {
+		m, _, err := image.Decode(r)
+		return m, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return FromGoImage(src), nil
+}
+
+// decodeChecked reads the header with config, checks the size against
+// MaxPixels, then decodes. A panic inside a decoder (a defect of the decoder
+// on a corrupt file) becomes an error, so a bad file never stops the program.
+func decodeChecked(r io.Reader, config func(io.Reader) (image.Config, error), decode func(io.Reader) (image.Image, error)) (m image.Image, err error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	if len(b) == 0 {
+		return nil, errors.New("empty file, want a PNG or JPEG image")
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			m, err = nil, fmt.Errorf("decode: corrupt image (%v)", p)
+		}
+	}()
+	c, err := config(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("decode header: %w", err)
+	}
+	if err := CheckSize(c.Width, c.Height); err != nil {
+		return nil, err
+	}
+	m, err = decode(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	return FromGoImage(src), nil
+	if b := m.Bounds(); b.Dx() != c.Width || b.Dy() != c.Height {
+		return nil, fmt.Errorf("decode: header says %d×%d, pixels are %d×%d", c.Width, c.Height, b.Dx(), b.Dy())
+	}
+	return m, nil
 }
 
 // FromGoImage converts a standard library image to an Image with values in
@@ -151,9 +212,9 @@ func ReadMask(path string) (*Mask, error) {
 
 // DecodeMask decodes a label map from a PNG stream as ReadMask does.
 func DecodeMask(r io.Reader) (*Mask, error) {
-	src, err := png.Decode(r)
+	src, err := decodeChecked(r, png.DecodeConfig, png.Decode)
 	if err != nil {
-		return nil, fmt.Errorf("decode PNG: %w", err)
+		return nil, fmt.Errorf("label map (want a PNG): %w", err)
 	}
 	b := src.Bounds()
 	h, w := b.Dy(), b.Dx()

@@ -123,6 +123,9 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		if err := loadCheckpoint(ckpt, model, opter, st); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
+		if err := checkResume(ckpt, st.Config, cfg); err != nil {
+			return nil, err
+		}
 		fmt.Fprintf(opt.Log, "resuming %s at epoch %d, batch %d\n", ckpt, st.Epoch+1, st.Batch)
 	}
 	if err := writeJSON(filepath.Join(cfg.Out, "config.json"), cfg); err != nil {
@@ -139,6 +142,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if st.Epochs == 0 {
 		st.Epochs = cfg.Epochs
 	}
+	st.Config = &cfg
 	sched := schedule{cfg: cfg, epochs: st.Epochs, stepsPerEpoch: stepsPerEpoch}
 	opt.emit(Event{Kind: EventStart, Run: runName(cfg), Epoch: st.Epoch + 1, Epochs: st.Epochs, Step: st.Epoch*stepsPerEpoch + st.Batch, StepsPerEpoch: stepsPerEpoch, Classes: classes})
 	steps := 0 // steps taken by this call
@@ -288,6 +292,7 @@ type state struct {
 	Elapsed  float64       `json:"elapsed"` // training seconds so far
 	BestMIoU float64       `json:"best_mIoU"`
 	History  []EpochRecord `json:"history"`
+	Config   *Config       `json:"config,omitempty"` // the run's settings, checked on resume
 }
 
 // openData returns the training and validation sets and the class names.

@@ -272,6 +272,7 @@ func parseAnnotation(s *scanner, i int, result bool) (Annotation, error) {
 			default:
 				have |= hasBBox
 				copy(a.BBox[:], box)
+				err = checkBox(s, a.BBox)
 			}
 		case "area":
 			have |= hasArea
@@ -325,6 +326,57 @@ func parseAnnotation(s *scanner, i int, result bool) (Annotation, error) {
 	return a, nil
 }
 
+// checkBox refuses a bbox [x, y, width, height] with a non-finite number, a
+// negative width or height (an inverted box), or an infinite area.
+// pycocotools accepts such boxes and computes with them (a negative area,
+// IoUs of nonsense); fovea refuses them. Negative x or y (a box partly left
+// of or above the image) are accepted.
+func checkBox(s *scanner, b [4]float64) error {
+	for _, v := range b {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return s.errorf("%v is not finite", b)
+		}
+	}
+	if b[2] < 0 || b[3] < 0 {
+		return s.errorf("%v has a negative width or height, want [x, y, width, height] with width, height ≥ 0", b)
+	}
+	if math.IsInf(b[2]*b[3], 0) {
+		return s.errorf("%v has an infinite area", b)
+	}
+	return nil
+}
+
+// MaxPolygonLength is the longest polygon outline, in pixels (the sum over
+// its edges of the larger of |Δx| and |Δy|), that a segmentation may have.
+// Rasterising traces the outline on a 5× finer grid, so a polygon with absurd
+// coordinates would otherwise take memory in proportion; one million pixels
+// is 25 times the perimeter of a 10,000 × 10,000 image. Raise it if real data
+// need more.
+var MaxPolygonLength = 1e6
+
+// checkPolygon refuses polygon i if it has an odd number of coordinates
+// (pycocotools silently drops the last one; fovea refuses), a non-finite
+// coordinate, or an outline longer than MaxPolygonLength.
+func checkPolygon(i int, p []float64) error {
+	if len(p)%2 != 0 {
+		return fmt.Errorf("polygon %d has %d coordinates, want an even count [x0, y0, x1, y1, ...] (pycocotools would drop the last one)", i, len(p))
+	}
+	for k, v := range p {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("polygon %d: coordinate %d is %v, want a finite number", i, k, v)
+		}
+	}
+	var length float64
+	for j := 0; j+1 < len(p); j += 2 {
+		k := (j + 2) % len(p)
+		length += max(math.Abs(p[k]-p[j]), math.Abs(p[k+1]-p[j+1]))
+	}
+	if length > MaxPolygonLength {
+		return fmt.Errorf("polygon %d: outline is %.3g pixels long, more than the limit of %.3g (coco.MaxPolygonLength): are its coordinates pixels of this image?", i, length, MaxPolygonLength)
+	}
+	return nil
+}
+
 // Mask returns the annotation's segmentation as an RLE on its image of size
 // h×w, as pycocotools' annToRLE: polygons are rasterised and their parts
 // merged, uncompressed RLE is compressed, compressed RLE is used as given.
@@ -361,6 +413,11 @@ func (a *Annotation) Mask(h, w int) (rle.RLE, error) {
 		}
 		if len(polys) == 0 {
 			return rle.RLE{}, fmt.Errorf("empty polygon list")
+		}
+		for i, p := range polys {
+			if err := checkPolygon(i, p); err != nil {
+				return rle.RLE{}, err
+			}
 		}
 		if len(polys[0]) <= 4 {
 			// pycocotools reads a first "polygon" of 4 numbers as a box and

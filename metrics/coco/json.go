@@ -14,9 +14,30 @@ import (
 // straight into fovea's structs, without reflection or an intermediate tree,
 // is what keeps `fovea eval coco` far ahead of pycocotools end to end.
 type scanner struct {
-	data []byte
-	pos  int
-	file string
+	data  []byte
+	pos   int
+	file  string
+	depth int // objects and arrays open at pos
+}
+
+// MaxJSONDepth is how deeply objects and arrays may nest in a COCO JSON file
+// (ground truth or results; COCO itself needs 4 levels). Deeper input is
+// refused with a *SyntaxError instead of recursing without bound.
+var MaxJSONDepth = 1000
+
+// SyntaxError is a problem at a position of a COCO JSON file: malformed
+// JSON, nesting deeper than MaxJSONDepth, or a field of the wrong kind. Line
+// and Column are 1-based (the column counts bytes); Offset is the byte
+// offset, as encoding/json's SyntaxError.
+type SyntaxError struct {
+	File         string
+	Line, Column int
+	Offset       int64
+	Msg          string // what was wrong, with the entry and field it was in
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("%s: line %d column %d: %s", e.File, e.Line, e.Column, e.Msg)
 }
 
 // jsonError is a problem at a byte offset of the input; context (which
@@ -52,7 +73,7 @@ func (s *scanner) finish(err error) error {
 		pos := min(je.pos, len(s.data))
 		line := 1 + bytes.Count(s.data[:pos], []byte{'\n'})
 		col := pos - bytes.LastIndexByte(s.data[:pos], '\n')
-		return fmt.Errorf("%s: line %d column %d: %s", s.file, line, col, je.msg)
+		return &SyntaxError{File: s.file, Line: line, Column: col, Offset: int64(pos), Msg: je.msg}
 	}
 	return fmt.Errorf("%s: %w", s.file, err)
 }
@@ -94,6 +115,16 @@ func (s *scanner) found() string {
 
 // object calls fn for each key of an object; fn must consume the value.
 func (s *scanner) object(fn func(key []byte) error) error {
+	if s.depth >= MaxJSONDepth {
+		return s.errorf("objects and arrays nested more than %d deep (coco.MaxJSONDepth)", MaxJSONDepth)
+	}
+	s.depth++
+	err := s.objectBody(fn)
+	s.depth--
+	return err
+}
+
+func (s *scanner) objectBody(fn func(key []byte) error) error {
 	if err := s.expect('{'); err != nil {
 		return err
 	}
@@ -129,6 +160,16 @@ func (s *scanner) object(fn func(key []byte) error) error {
 
 // array calls fn for each element of an array; fn must consume it.
 func (s *scanner) array(fn func(i int) error) error {
+	if s.depth >= MaxJSONDepth {
+		return s.errorf("objects and arrays nested more than %d deep (coco.MaxJSONDepth)", MaxJSONDepth)
+	}
+	s.depth++
+	err := s.arrayBody(fn)
+	s.depth--
+	return err
+}
+
+func (s *scanner) arrayBody(fn func(i int) error) error {
 	if err := s.expect('['); err != nil {
 		return err
 	}

@@ -39,8 +39,9 @@ type ConfusionMatrix struct {
 	ignoreIndex     int
 	reduceZeroLabel bool
 
-	counts []int64 // (C, C) row-major: counts[gt*C+pred]
-	missed []int64 // (C,): valid ground truth of class c, prediction outside [0, C)
+	counts    []int64 // (C, C) row-major: counts[gt*C+pred]
+	missed    []int64 // (C,): valid ground truth of class c, prediction outside [0, C)
+	invalidGT int64   // ground-truth pixels outside [0, C) that are not the ignore index
 
 	// Byte label maps are first counted into four 256×256 histograms of
 	// (raw gt byte, raw pred byte) pairs, folded into counts lazily.
@@ -87,7 +88,8 @@ func (m *ConfusionMatrix) IgnoreIndex() int { return m.ignoreIndex }
 // mmsegmentation reduce_zero_label way.
 func (m *ConfusionMatrix) ReduceZeroLabel() bool { return m.reduceZeroLabel }
 
-// mapGT returns the row of ground-truth label g, or -1 if the pixel is skipped.
+// mapGT returns the row of ground-truth label g, or -1 if the pixel is the
+// ignore index, -2 if it is skipped because it is outside [0, C).
 func (m *ConfusionMatrix) mapGT(g int) int {
 	if m.reduceZeroLabel {
 		// mmseg: label[label == 0] = 255; label -= 1; label[label == 254] = 255
@@ -99,8 +101,11 @@ func (m *ConfusionMatrix) mapGT(g int) int {
 			g = 255
 		}
 	}
-	if g == m.ignoreIndex || g < 0 || g >= m.numClasses {
+	if g == m.ignoreIndex {
 		return -1
+	}
+	if g < 0 || g >= m.numClasses {
+		return -2
 	}
 	return g
 }
@@ -158,6 +163,9 @@ func (m *ConfusionMatrix) UpdateInts(gt, pred []int) {
 	for i, g := range gt {
 		row := m.mapGTInt(g)
 		if row < 0 {
+			if row == -2 {
+				m.invalidGT++
+			}
 			continue
 		}
 		p := pred[i]
@@ -176,8 +184,11 @@ func (m *ConfusionMatrix) mapGTInt(g int) int {
 	if m.reduceZeroLabel {
 		g--
 	}
-	if g == m.ignoreIndex || g < 0 || g >= m.numClasses {
+	if g == m.ignoreIndex {
 		return -1
+	}
+	if g < 0 || g >= m.numClasses {
+		return -2
 	}
 	return g
 }
@@ -194,6 +205,11 @@ func (m *ConfusionMatrix) fold() {
 			row := int(m.gtMap[g])
 			bucket := h[g<<8 : g<<8+256]
 			if row < 0 {
+				if row == -2 {
+					for _, n := range bucket {
+						m.invalidGT += int64(n)
+					}
+				}
 				clear(bucket)
 				continue
 			}
@@ -228,12 +244,14 @@ func (m *ConfusionMatrix) Merge(o *ConfusionMatrix) {
 	for i, v := range o.missed {
 		m.missed[i] += v
 	}
+	m.invalidGT += o.invalidGT
 }
 
 // Reset sets every count to zero, keeping the settings.
 func (m *ConfusionMatrix) Reset() {
 	clear(m.counts)
 	clear(m.missed)
+	m.invalidGT = 0
 	if m.pairs != nil {
 		*m.pairs = [4][1 << 16]uint32{}
 	}
@@ -252,6 +270,15 @@ func (m *ConfusionMatrix) Counts() []int64 {
 func (m *ConfusionMatrix) OutOfRange() []int64 {
 	m.fold()
 	return append([]int64(nil), m.missed...)
+}
+
+// InvalidGT returns the number of ground-truth pixels that were skipped
+// because their label (after the reduce_zero_label remapping) is outside
+// [0, C) and is not the ignore index. mmsegmentation skips them silently;
+// a non-zero count usually means the wrong --num-classes or ignore index.
+func (m *ConfusionMatrix) InvalidGT() int64 {
+	m.fold()
+	return m.invalidGT
 }
 
 // matrixJSON is the serialised form of a ConfusionMatrix.
@@ -279,7 +306,7 @@ func (m *ConfusionMatrix) UnmarshalJSON(b []byte) error {
 	if j.NumClasses < 1 {
 		return fmt.Errorf("confusion matrix: num_classes = %d, want >= 1", j.NumClasses)
 	}
-	if len(j.Counts) != j.NumClasses*j.NumClasses {
+	if j.NumClasses > len(j.Counts) || len(j.Counts) != j.NumClasses*j.NumClasses {
 		return fmt.Errorf("confusion matrix: counts has %d values, want num_classes² = %d", len(j.Counts), j.NumClasses*j.NumClasses)
 	}
 	if j.OutOfRange == nil {

@@ -45,10 +45,12 @@ type Object struct {
 }
 
 // Annotation is the ground truth of one image. ImageID is the XML file's
-// base name without extension (VOC's image id, e.g. "000005").
+// base name without extension (VOC's image id, e.g. "000005"). Width and
+// Height are the XML's <size>, 0 when the file has none.
 type Annotation struct {
-	ImageID string
-	Objects []Object
+	ImageID       string
+	Width, Height int
+	Objects       []Object
 }
 
 // Detection is one detected box of some class. Box: [xmin, ymin, xmax, ymax].
@@ -60,6 +62,10 @@ type Detection struct {
 
 type xmlAnnotation struct {
 	XMLName xml.Name `xml:"annotation"`
+	Size    *struct {
+		Width  string `xml:"width"`
+		Height string `xml:"height"`
+	} `xml:"size"`
 	Objects []struct {
 		Name      *string `xml:"name"`
 		Difficult *string `xml:"difficult"`
@@ -74,7 +80,10 @@ type xmlAnnotation struct {
 
 // ReadAnnotation reads one VOC XML annotation file. Each <object> needs a
 // <name> and a <bndbox> with <xmin>, <ymin>, <xmax>, <ymax>; <difficult> is
-// optional (0). Errors name the file, the object and the field.
+// optional (0). An inverted box (xmax < xmin or ymax < ymin) is an error, and
+// so, when the file has a <size>, is a box wholly outside the image (partly
+// outside is accepted, as the devkit does). Errors name the file, the object
+// and the field.
 func ReadAnnotation(path string) (Annotation, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -85,6 +94,14 @@ func ReadAnnotation(path string) (Annotation, error) {
 		return Annotation{}, fmt.Errorf("%s: malformed VOC XML: %w", path, err)
 	}
 	a := Annotation{ImageID: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))}
+	if x.Size != nil && strings.TrimSpace(x.Size.Width) != "" {
+		w, err1 := strconv.Atoi(strings.TrimSpace(x.Size.Width))
+		h, err2 := strconv.Atoi(strings.TrimSpace(x.Size.Height))
+		if err1 != nil || err2 != nil || w < 0 || h < 0 {
+			return Annotation{}, fmt.Errorf("%s: <size> is %q×%q, want non-negative integer <width> and <height>", path, x.Size.Width, x.Size.Height)
+		}
+		a.Width, a.Height = w, h
+	}
 	for i, o := range x.Objects {
 		if o.Name == nil || strings.TrimSpace(*o.Name) == "" {
 			return Annotation{}, fmt.Errorf("%s: object %d: missing <name>", path, i)
@@ -110,6 +127,9 @@ func ReadAnnotation(path string) (Annotation, error) {
 				return Annotation{}, fmt.Errorf("%s: object %d (%s): <%s> = %q, want a number", path, i, obj.Name, field, *f)
 			}
 			obj.Box[k] = v
+		}
+		if err := CheckBox(obj.Box, a.Width, a.Height); err != nil {
+			return Annotation{}, fmt.Errorf("%s: object %d (%s): %w", path, i, obj.Name, err)
 		}
 		a.Objects = append(a.Objects, obj)
 	}
@@ -176,12 +196,29 @@ func ReadDetections(path string) ([]Detection, error) {
 				d.Box[k-1] = v
 			}
 		}
+		if err := CheckBox(d.Box, 0, 0); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
 		out = append(out, d)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return out, nil
+}
+
+// CheckBox returns an error if box [xmin, ymin, xmax, ymax] (1-based
+// inclusive pixels) is inverted (xmax < xmin or ymax < ymin) or, when width
+// and height are positive, lies wholly outside the image [1, width] ×
+// [1, height]. A box partly outside the image is accepted.
+func CheckBox(box [4]float64, width, height int) error {
+	if box[2] < box[0] || box[3] < box[1] {
+		return fmt.Errorf("box [xmin ymin xmax ymax] = %v is inverted (want xmin ≤ xmax and ymin ≤ ymax)", box)
+	}
+	if width > 0 && height > 0 && (box[2] < 1 || box[3] < 1 || box[0] > float64(width) || box[1] > float64(height)) {
+		return fmt.Errorf("box [xmin ymin xmax ymax] = %v lies wholly outside the %d×%d image (VOC boxes are 1-based pixels)", box, width, height)
+	}
+	return nil
 }
 
 // ClassResult is the evaluation of one class.
