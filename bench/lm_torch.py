@@ -14,6 +14,10 @@ dropout, matmul; Conv1D as addmm; gelu_new; tied head):
       width 256, 8 heads, 128 positions) on 8 sequences of 128 tokens in training mode
       (dropout 0.1): forward, shifted cross-entropy, backward, torch.optim.AdamW
       (weight decay 0.01), zero_grad(set_to_none=True)
+  train-lora-vocab=50257, train-lora-vocab=256: the same step with the base frozen and
+      LoRA (r 4, alpha 8, dropout 0.1) on every c_attn, AdamW over the LoRA matrices only
+      (BenchmarkTrainStepLoRA)
+  generate-small-lora: generate-small with that LoRA unmerged (BenchmarkGenerateLoRA)
   generate-small, generate-gpt2-124M: greedy decoding of 64 tokens after a 16-token
       prompt, batch 1, under torch.no_grad(), with a key/value cache (torch.cat per step);
       tokens/s counts the 63 one-position steps after the prompt
@@ -59,10 +63,24 @@ class Conv1D(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(nin, nout) * std)
         self.bias = nn.Parameter(torch.zeros(nout))
+        self.lora = None
+
+    def add_lora(self, r, alpha, p):
+        """PEFT's LoRA on a Conv1D (fan_in_fan_out): y += dropout(x)·Aᵀ·Bᵀ·alpha/r with
+        A kaiming-uniform (r, in) and B (out, r); B is random here (not PEFT's zeros) so
+        that the backward pass does the same work as after the first step."""
+        nin, nout = self.weight.shape
+        self.lora_A = nn.Parameter(torch.empty(r, nin).uniform_(-1 / math.sqrt(nin), 1 / math.sqrt(nin)))
+        self.lora_B = nn.Parameter(torch.randn(nout, r) * 0.01)
+        self.lora = (alpha / r, p)
 
     def forward(self, x):
         shape = x.shape[:-1] + (self.weight.shape[1],)
-        return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).view(shape)
+        y = torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).view(shape)
+        if self.lora is not None:
+            scale, p = self.lora
+            y = y + (F.dropout(x, p, self.training) @ self.lora_A.t() @ self.lora_B.t()) * scale
+        return y
 
 
 class Block(nn.Module):
@@ -125,11 +143,21 @@ def timeit(fn, repeat, warmup=1):
     return statistics.median(ts)
 
 
-def bench_train(vocab, repeat):
+def add_lora(m):
+    """LoRA r 4, alpha 8, dropout 0.1 on every c_attn; the base frozen (as PEFT)."""
+    for p in m.parameters():
+        p.requires_grad_(False)
+    for blk in m.h:
+        blk.c_attn.add_lora(4, 8, 0.1)
+    return [p for p in m.parameters() if p.requires_grad]
+
+
+def bench_train(vocab, repeat, lora=False):
     torch.manual_seed(1)
     m = GPT(vocab, 128, 256, 6, 8)
     m.train()
-    opt = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=0.01)
+    params = add_lora(m) if lora else m.parameters()
+    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
     ids = torch.randint(0, vocab, (8, 128))
 
     def step():
@@ -142,9 +170,11 @@ def bench_train(vocab, repeat):
     return timeit(step, repeat)
 
 
-def bench_generate(cfg, repeat):
+def bench_generate(cfg, repeat, lora=False):
     torch.manual_seed(1)
     m = GPT(*cfg)
+    if lora:
+        add_lora(m)
     m.eval()
     prompt = torch.randint(0, cfg[0], (1, 16))
     decode = []
@@ -170,12 +200,15 @@ def main():
     args = ap.parse_args()
     blas = set_threads(args.threads)
     print(f"torch {torch.__version__}, {blas}, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.2f}")
-    for vocab in (50257, 256):
-        t = bench_train(vocab, args.repeat)
-        print(f"train-vocab={vocab:<6} {t * 1e3:9.1f} ms/step  {8 * 128 / t:8.1f} tokens/s")
-    for name, cfg in (("small", (50257, 128, 256, 6, 8)), ("gpt2-124M", (50257, 1024, 768, 12, 12))):
-        t, tps = bench_generate(cfg, args.repeat)
-        print(f"generate-{name:<10} {t * 1e3:9.1f} ms/run   {tps:8.1f} tokens/s")
+    for lora in (False, True):
+        for vocab in (50257, 256):
+            t = bench_train(vocab, args.repeat, lora)
+            name = ("train-lora-vocab=" if lora else "train-vocab=") + str(vocab)
+            print(f"{name:<22} {t * 1e3:9.1f} ms/step  {8 * 128 / t:8.1f} tokens/s")
+    small = (50257, 128, 256, 6, 8)
+    for name, cfg, lora in (("small", small, False), ("small-lora", small, True), ("gpt2-124M", (50257, 1024, 768, 12, 12), False)):
+        t, tps = bench_generate(cfg, args.repeat, lora)
+        print(f"generate-{name:<13} {t * 1e3:9.1f} ms/run   {tps:8.1f} tokens/s")
     print(f"load {os.getloadavg()[0]:.2f}")
 
 

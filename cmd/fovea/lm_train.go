@@ -46,6 +46,8 @@ type lmPretrainOptions struct {
 	EvalEvery, CheckpointEvery  int     `json:"-"`
 	Threads                     int     `json:"-"`
 	Resume, Overwrite, Progress bool    `json:"-"`
+	// stopAt, when positive, interrupts the run at that step as Ctrl-C would (tests).
+	stopAt int
 }
 
 func defaultLMPretrainOptions() lmPretrainOptions {
@@ -84,7 +86,7 @@ func (o lmPretrainOptions) validate() error {
 		return fmt.Errorf("flag --min-lr-frac %v: want within [0, 1]", o.MinLRFrac)
 	}
 	if err := o.modelConfig().Validate(); err != nil {
-		return fmt.Errorf("model flags: %w", err)
+		return fmt.Errorf("model flags (--layers, --width, --heads, --positions, --feed-forward, --norm, --dropout): %w", err)
 	}
 	return nil
 }
@@ -297,7 +299,7 @@ func runLMPretrain(ctx context.Context, o lmPretrainOptions, log io.Writer) (lmP
 	var running float64
 	var lastLoss float64
 	for st.Step < o.Steps {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || (o.stopAt > 0 && st.Step == o.stopAt) {
 			prog.finish()
 			if err := save(); err != nil {
 				return lmPretrainResult{}, err
