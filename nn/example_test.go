@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/fovea-ml/fovea/nn"
 	"github.com/fovea-ml/fovea/nn/functional"
@@ -158,6 +159,43 @@ func ExampleMultiheadAttention() {
 	fmt.Println(out.Shape(), w.Shape(), w.At(0, 0, 3) == 0)
 	// Output:
 	// [2 3 16] [2 3 5] true
+}
+
+// ExampleNewMultiheadAttentionConfig builds attention in PyTorch's default
+// (L, N, E) layout whose keys and values have their own sizes, with a
+// learned extra key and value (add_bias_kv).
+func ExampleNewMultiheadAttentionConfig() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	attn := nn.NewMultiheadAttentionConfig(rng, nn.MultiheadAttentionConfig{
+		EmbedDim: 16, NumHeads: 4, KDim: 6, VDim: 10, AddBiasKV: true, SequenceFirst: true,
+	})
+	q := tensor.RandNormal(rng, 0, 1, 3, 2, 16) // (L, N, E)
+	k := tensor.RandNormal(rng, 0, 1, 5, 2, 6)  // (S, N, kdim)
+	v := tensor.RandNormal(rng, 0, 1, 5, 2, 10) // (S, N, vdim)
+	out, w := attn.Attend(q, k, v, nn.AttentionOptions{NeedWeights: true})
+	var names []string
+	for _, p := range nn.NamedParameters(attn)[:3] {
+		names = append(names, fmt.Sprint(p.Name, p.Tensor.Shape()))
+	}
+	fmt.Println(strings.Join(names, " "))
+	fmt.Println(out.Shape(), w.Shape())
+	// Output:
+	// q_proj_weight[16 16] k_proj_weight[16 6] v_proj_weight[16 10]
+	// [3 2 16] [2 3 6]
+}
+
+// ExampleConvTranspose2d_ForwardOutputSize undoes a stride-2 convolution
+// back to an odd size, which the output padding alone cannot tell.
+func ExampleConvTranspose2d_ForwardOutputSize() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	down := nn.NewConv2d(rng, nn.Conv2dConfig{In: 3, Out: 8, Kernel: nn.Pair(3), Stride: nn.Pair(2), Padding: nn.Pair(1)})
+	up := nn.NewConvTranspose2d(rng, nn.ConvTranspose2dConfig{In: 8, Out: 3, Kernel: nn.Pair(3), Stride: nn.Pair(2), Padding: nn.Pair(1)})
+	x := tensor.RandNormal(rng, 0, 1, 1, 3, 15, 16)
+	h := down.Forward(x) // (1, 8, 8, 8) from 15 or 16 rows alike
+	y := up.ForwardOutputSize(h, [2]int{x.SizeOf(2), x.SizeOf(3)})
+	fmt.Println(h.Shape(), y.Shape(), up.OutputPaddingFor(h.Shape(), [2]int{15, 16}))
+	// Output:
+	// [1 8 8 8] [1 3 15 16] [0 1]
 }
 
 // ExampleSequential chains layers and parameter-free modules; the state-dict
