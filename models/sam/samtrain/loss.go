@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fovea-ml/fovea/internal/cpu"
 	"github.com/fovea-ml/fovea/tensor"
 )
 
@@ -28,54 +29,72 @@ func SigmoidFocalLoss(x, y *tensor.Tensor, alpha, gamma float64) *tensor.Tensor 
 	n, per := lossShape("SigmoidFocalLoss", x, y)
 	xd, yd := x.Data(), y.Data()
 	out := make([]float32, n)
-	for i := 0; i < n; i++ {
-		var s float64
-		for j := i * per; j < (i+1)*per; j++ {
-			s += focalAt(float64(xd[j]), float64(yd[j]), alpha, gamma)
-		}
-		out[i] = float32(s / float64(per))
+	need := tensor.AnyRequiresGrad(x)
+	var dx []float32 // d loss_i / d x_j, kept for the backward pass
+	if need {
+		dx = make([]float32, len(xd))
 	}
+	cpu.Parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			var s float64
+			for j := i * per; j < (i+1)*per; j++ {
+				l, g := focalAt(float64(xd[j]), float64(yd[j]), alpha, gamma)
+				s += l
+				if dx != nil {
+					dx[j] = float32(g / float64(per))
+				}
+			}
+			out[i] = float32(s / float64(per))
+		}
+	})
 	res := tensor.New(out, n)
+	if !need {
+		return res
+	}
 	return tensor.Record("SigmoidFocalLoss", res, func(g *tensor.Tensor) []*tensor.Tensor {
 		gd := g.Data()
 		gx := tensor.Empty(x.Shape()...)
 		gxd := gx.Data()
 		for i := 0; i < n; i++ {
-			gi := float64(gd[i]) / float64(per)
+			gi := gd[i]
 			for j := i * per; j < (i+1)*per; j++ {
-				gxd[j] = float32(gi * focalGrad(float64(xd[j]), float64(yd[j]), alpha, gamma))
+				gxd[j] = gi * dx[j]
 			}
 		}
 		return []*tensor.Tensor{gx, nil}
 	}, x, y)
 }
 
-// focalAt is the focal loss of one logit x against target y.
-func focalAt(x, y, alpha, gamma float64) float64 {
-	p := sigmoid(x)
-	ce := math.Max(x, 0) - x*y + math.Log1p(math.Exp(-math.Abs(x)))
-	pt := p*y + (1-p)*(1-y)
-	l := ce * math.Pow(1-pt, gamma)
-	if alpha >= 0 {
-		l *= alpha*y + (1-alpha)*(1-y)
+// focalAt is the focal loss of one logit x against target y, and its derivative in x.
+func focalAt(x, y, alpha, gamma float64) (loss, grad float64) {
+	e := math.Exp(-math.Abs(x)) // σ and the softplus from one exponential
+	p := 1 / (1 + e)
+	if x < 0 {
+		p = e / (1 + e)
 	}
-	return l
-}
-
-// focalGrad is d focalAt / dx.
-func focalGrad(x, y, alpha, gamma float64) float64 {
-	p := sigmoid(x)
-	ce := math.Max(x, 0) - x*y + math.Log1p(math.Exp(-math.Abs(x)))
+	ce := math.Max(x, 0) - x*y + math.Log1p(e)
 	m := 1 - (p*y + (1-p)*(1-y))
 	dm := -p * (1 - p) * (2*y - 1)
-	g := (p - y) * math.Pow(m, gamma)
-	if gamma != 0 && m > 0 {
-		g += ce * gamma * math.Pow(m, gamma-1) * dm
+	var mg, mg1 float64 // m^γ and m^(γ−1)
+	if gamma == 2 {
+		mg, mg1 = m*m, m
+	} else {
+		mg = math.Pow(m, gamma)
+		if m > 0 {
+			mg1 = math.Pow(m, gamma-1)
+		}
+	}
+	loss = ce * mg
+	grad = (p - y) * mg
+	if gamma != 0 {
+		grad += ce * gamma * mg1 * dm
 	}
 	if alpha >= 0 {
-		g *= alpha*y + (1-alpha)*(1-y)
+		a := alpha*y + (1-alpha)*(1-y)
+		loss *= a
+		grad *= a
 	}
-	return g
+	return loss, grad
 }
 
 func sigmoid(x float64) float64 {
@@ -95,17 +114,21 @@ func DiceLoss(x, y *tensor.Tensor, smooth float64) *tensor.Tensor {
 	xd, yd := x.Data(), y.Data()
 	out := make([]float32, n)
 	num, den := make([]float64, n), make([]float64, n)
-	for i := 0; i < n; i++ {
-		var st, sp, sy float64
-		for j := i * per; j < (i+1)*per; j++ {
-			p, t := sigmoid(float64(xd[j])), float64(yd[j])
-			st += p * t
-			sp += p
-			sy += t
+	ps := make([]float32, len(xd)) // σ(x), kept for the backward pass
+	cpu.Parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			var st, sp, sy float64
+			for j := i * per; j < (i+1)*per; j++ {
+				p, t := sigmoid(float64(xd[j])), float64(yd[j])
+				ps[j] = float32(p)
+				st += p * t
+				sp += p
+				sy += t
+			}
+			num[i], den[i] = 2*st+smooth, sp+sy+smooth
+			out[i] = float32(1 - num[i]/den[i])
 		}
-		num[i], den[i] = 2*st+smooth, sp+sy+smooth
-		out[i] = float32(1 - num[i]/den[i])
-	}
+	})
 	res := tensor.New(out, n)
 	return tensor.Record("DiceLoss", res, func(g *tensor.Tensor) []*tensor.Tensor {
 		gd := g.Data()
@@ -113,10 +136,10 @@ func DiceLoss(x, y *tensor.Tensor, smooth float64) *tensor.Tensor {
 		gxd := gx.Data()
 		for i := 0; i < n; i++ {
 			d2 := den[i] * den[i]
+			a, b := float64(gd[i])*2*den[i]/d2, float64(gd[i])*num[i]/d2
 			for j := i * per; j < (i+1)*per; j++ {
-				p, t := sigmoid(float64(xd[j])), float64(yd[j])
-				dp := -(2*t*den[i] - num[i]) / d2
-				gxd[j] = float32(float64(gd[i]) * dp * p * (1 - p))
+				p := float64(ps[j])
+				gxd[j] = float32((b - a*float64(yd[j])) * p * (1 - p))
 			}
 		}
 		return []*tensor.Tensor{gx, nil}
