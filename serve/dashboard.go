@@ -35,18 +35,18 @@ const maxSteps = 4000
 
 // DashboardState is the whole run as GET /api/dashboard and the "snapshot" event give it.
 type DashboardState struct {
-	Status        string           `json:"status"` // "waiting" (no run yet), "running", "done" or "failed"
-	Run           string           `json:"run"`
-	Epochs        int              `json:"epochs"`
-	StepsPerEpoch int              `json:"steps_per_epoch"`
-	Classes       []string         `json:"classes"`
-	Steps         []StepPoint      `json:"steps"`  // every Stride-th step
-	Stride        int              `json:"stride"` // steps between kept points
-	History       []EpochPoint     `json:"history"`
-	ClassIoU      []JSONFloat      `json:"class_iou"` // of the latest validation
-	Overlays      []OverlayRef     `json:"overlays"`  // of the latest validation
-	Error         string           `json:"error,omitempty"`
-	Time          float64          `json:"time"` // seconds since the run started
+	Status        string       `json:"status"` // "waiting" (no run yet), "running", "done" or "failed"
+	Run           string       `json:"run"`
+	Epochs        int          `json:"epochs"`
+	StepsPerEpoch int          `json:"steps_per_epoch"`
+	Classes       []string     `json:"classes"`
+	Steps         []StepPoint  `json:"steps"`  // every Stride-th step
+	Stride        int          `json:"stride"` // steps between kept points
+	History       []EpochPoint `json:"history"`
+	ClassIoU      []JSONFloat  `json:"class_iou"` // of the latest validation
+	Overlays      []OverlayRef `json:"overlays"`  // of the latest validation
+	Error         string       `json:"error,omitempty"`
+	Time          float64      `json:"time"` // seconds since the run started
 }
 
 // StepPoint is one training step ("step" events).

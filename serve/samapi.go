@@ -37,10 +37,10 @@ const (
 
 // ImageView describes an uploaded image (POST /api/embed, GET /api/images/{id}).
 type ImageView struct {
-	ImageID string `json:"image_id"` // hex SHA-256 of the uploaded file
-	Width   int    `json:"width"`
-	Height  int    `json:"height"`
-	Status  string `json:"status"` // "ready" (embedding cached), or the embedding job's status
+	ImageID string   `json:"image_id"` // hex SHA-256 of the uploaded file
+	Width   int      `json:"width"`
+	Height  int      `json:"height"`
+	Status  string   `json:"status"` // "ready" (embedding cached), or the embedding job's status
 	Job     *JobView `json:"job,omitempty"`
 }
 
@@ -91,7 +91,7 @@ type PredictResponse struct {
 	ImageID  string         `json:"image_id"`
 	Width    int            `json:"width"`
 	Height   int            `json:"height"`
-	Results  []PromptResult `json:"results"` // one per prompt, in order
+	Results  []PromptResult `json:"results"`   // one per prompt, in order
 	DecodeMS float64        `json:"decode_ms"` // prompt encoder, mask decoder, upscaling
 	OutputMS float64        `json:"output_ms"` // run-length and PNG encoding
 }

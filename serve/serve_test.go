@@ -544,9 +544,15 @@ func TestBackPressure(t *testing.T) {
 	s.setHook(func() { started <- struct{}{}; <-release })
 	body := `{"image_id":"` + id + `","prompts":[{"points":[[5,5]]}]}`
 	results := make(chan int, 2)
-	go func() { st, _ := call(t, ts, "POST", "/api/predict", "application/json", []byte(body), nil); results <- st }()
+	go func() {
+		st, _ := call(t, ts, "POST", "/api/predict", "application/json", []byte(body), nil)
+		results <- st
+	}()
 	<-started // the first runs
-	go func() { st, _ := call(t, ts, "POST", "/api/predict", "application/json", []byte(body), nil); results <- st }()
+	go func() {
+		st, _ := call(t, ts, "POST", "/api/predict", "application/json", []byte(body), nil)
+		results <- st
+	}()
 	for s.slots.waiting.Load() != 1 { // the second waits in the queue
 		time.Sleep(time.Millisecond)
 	}
