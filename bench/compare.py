@@ -7,6 +7,8 @@ Run from anywhere, with Debian's Python (PyTorch 1.13 and NumPy):
     /usr/bin/python3 bench/compare.py 'gemm-*' --rounds 3
     /usr/bin/python3 bench/compare.py --fovea ./fovea --repeat 20 --min-time 2
     /usr/bin/python3 bench/compare.py --sam-src ~/src/segment-anything 'sam-*'
+    /usr/bin/python3 bench/compare.py --sam-src SA --mobilesam-src MOBILESAM \
+        --warmup 0 --repeat 1 --min-time 0 --rounds 1 '*-auto-*' 'sam-vitb-grid-*'
 
 It runs the cases of `fovea bench` (bench/cases) in PyTorch and NumPy under
 the same names and the same timing rule (warm-up runs, then at least
@@ -33,6 +35,13 @@ The Python side:
     random weights, .eval(), torch.no_grad()) from a checkout given by
     --sam-src DIR or $FOVEA_SAM_SRC (the folder holding segment_anything/,
     put first on sys.path); without either they are skipped with a note.
+    The mobilesam-* cases run ChaoningZhang/MobileSAM's code (build_sam_vit_t())
+    the same way from --mobilesam-src DIR or $FOVEA_MOBILESAM_SRC (the folder
+    holding mobile_sam/; a stand-in for the three timm helpers it imports is
+    used when timm is not installed, as in scripts/golden_mobilesam.py). The
+    *-auto-* cases run SamAutomaticMaskGenerator.generate on a random
+    1024x768 image, encoder included; they take minutes a run in PyTorch, so
+    give them --warmup 0 --repeat 1 --min-time 0 (and --rounds 1 on a busy day).
 """
 import os
 import sys
@@ -204,6 +213,86 @@ def sam_prompt_decoder(side):
     return run, 0.0
 
 
+MOBILESAM_SRC = None  # the folder holding mobile_sam/, set by main()
+_mobilesam_model = None
+
+
+def mobilesam_vit_t():
+    """MobileSAM's vit_t with random weights (no checkpoint), in eval mode."""
+    global _mobilesam_model
+    if _mobilesam_model is None:
+        sys.path.insert(0, os.path.join(ROOT, "scripts"))
+        from golden_mobilesam import add_timm
+        add_timm(None)
+        from mobile_sam import build_sam_vit_t
+        torch.manual_seed(0)
+        _mobilesam_model = build_sam_vit_t().eval()
+    return _mobilesam_model
+
+
+def mobilesam_encoder(side):
+    if side != "torch":
+        return None
+    sam = mobilesam_vit_t()
+    x = uniform((1, 3, 1024, 1024), 1)
+
+    def run():
+        with torch.no_grad():
+            return sam.image_encoder(x)
+    return run, 0.0
+
+
+AUTO_H, AUTO_W = 768, 1024  # the *-auto-* image: 1024 wide, 768 high
+
+
+def sam_grid_decoder(side):
+    """The generator's decoder work for one image, as SamAutomaticMaskGenerator._process_batch
+    calls predict_torch: a 32x32 grid over a 1024x768 image, batches of 64 points
+    (apply_coords, one positive label each), prompt encoder and mask decoder with
+    multimask_output=True against a fixed embedding, to low-res logits. predict_torch's
+    postprocess_masks (upscaling to the image) is left out, as fovea's DecodePoints leaves
+    it out: the *-auto-* cases time it."""
+    if side != "torch":
+        return None
+    sam = sam_vit_b()
+    from segment_anything.utils.amg import build_point_grids
+    from segment_anything.utils.transforms import ResizeLongestSide
+    emb = uniform((1, 256, 64, 64), 1)
+    points = build_point_grids(32, 0, 1)[0] * np.array([[AUTO_W, AUTO_H]])
+    transform = ResizeLongestSide(1024)
+
+    def run():
+        with torch.no_grad():
+            pe = sam.prompt_encoder.get_dense_pe()
+            for i in range(0, len(points), 64):
+                p = torch.as_tensor(transform.apply_coords(points[i:i + 64], (AUTO_H, AUTO_W)), dtype=torch.float)
+                labels = torch.ones(p.shape[0], dtype=torch.int)
+                sparse, dense = sam.prompt_encoder(points=(p[:, None, :], labels[:, None]), boxes=None, masks=None)
+                sam.mask_decoder(image_embeddings=emb, image_pe=pe, sparse_prompt_embeddings=sparse,
+                                 dense_prompt_embeddings=dense, multimask_output=True)
+    return run, 0.0
+
+
+def auto(kind, keep_all=False):
+    """SamAutomaticMaskGenerator(model, defaults).generate(image) on a random 1024x768 RGB
+    image (vit_b from segment_anything, vit_t from mobile_sam's own copy of the generator);
+    keep_all sets pred_iou_thresh and stability_score_thresh to 0 (no filter)."""
+    def setup(side):
+        if side != "torch":
+            return None
+        if kind == "vit_b":
+            from segment_anything import SamAutomaticMaskGenerator
+            model = sam_vit_b()
+        else:
+            model = mobilesam_vit_t()
+            from mobile_sam import SamAutomaticMaskGenerator
+        kw = {"pred_iou_thresh": 0.0, "stability_score_thresh": 0.0} if keep_all else {}
+        gen = SamAutomaticMaskGenerator(model, **kw)
+        img = np.random.default_rng(1).integers(0, 256, (AUTO_H, AUTO_W, 3), dtype=np.uint8)
+        return (lambda: gen.generate(img)), 0.0
+    return setup
+
+
 CASES = {
     "gemm-1024": gemm(1024, 1024, 1024),
     "gemm-2048": gemm(2048, 2048, 2048),
@@ -217,13 +306,20 @@ CASES = {
     "pixelshuffle2-n8-c64-64-fwd": pixelshuffle,
     "sam-vitb-encoder-1024": sam_encoder,
     "sam-vitb-prompt-decoder": sam_prompt_decoder,
+    "sam-vitb-grid-decoder-32": sam_grid_decoder,
+    "sam-vitb-auto-1024x768": auto("vit_b"),
+    "mobilesam-encoder-1024": mobilesam_encoder,
+    "mobilesam-auto-1024x768": auto("vit_t"),
+    "mobilesam-auto-1024x768-keepall": auto("vit_t", keep_all=True),
 }
 
 def target(name):
     """The issue's target as (max ratio fovea time / reference time, words)."""
     if name in ("gemm-1024", "gemm-2048"):
         return 1 / 0.9, "≥ 0.9× OpenBLAS GFLOP/s"
-    if name.startswith(("gemm-", "sam-")):
+    if name.startswith(("sam-", "mobilesam-")):
+        return 1.0, "≤ 1.0× time"
+    if name.startswith("gemm-"):
         return None, ""
     if name.startswith(("conv", "gcn")):
         return 1.1, "≤ 1.1× time"
@@ -377,6 +473,9 @@ def main():
     ap.add_argument("--sam-src", default=os.environ.get("FOVEA_SAM_SRC"), metavar="DIR",
                     help="a checkout of facebookresearch/segment-anything (the folder holding segment_anything/) "
                          "for the sam-* cases (default: $FOVEA_SAM_SRC; without either they are skipped)")
+    ap.add_argument("--mobilesam-src", default=os.environ.get("FOVEA_MOBILESAM_SRC"), metavar="DIR",
+                    help="a checkout of ChaoningZhang/MobileSAM (the folder holding mobile_sam/) for the mobilesam-* "
+                         "cases (default: $FOVEA_MOBILESAM_SRC; without either they are skipped)")
     ap.add_argument("--json", action="store_true",
                     help="print one JSON object per line (a header, then one per row) instead of Markdown")
     args = ap.parse_args()
@@ -405,6 +504,19 @@ def main():
         if not os.path.isfile(os.path.join(SAM_SRC, "segment_anything", "__init__.py")):
             ap.error(f"--sam-src {args.sam_src}: no segment_anything/__init__.py there")
         sys.path.insert(0, SAM_SRC)
+    global MOBILESAM_SRC
+    mobile_names = [n for n in names if n.startswith("mobilesam-")]
+    if mobile_names and not args.mobilesam_src:
+        note = "compare.py: skipping the mobilesam-* cases: give --mobilesam-src DIR or FOVEA_MOBILESAM_SRC (a MobileSAM checkout)"
+        names = [n for n in names if n not in mobile_names]
+        if not names:
+            sys.exit(note)
+        print(note, file=sys.stderr)
+    elif mobile_names:
+        MOBILESAM_SRC = os.path.abspath(args.mobilesam_src)
+        if not os.path.isfile(os.path.join(MOBILESAM_SRC, "mobile_sam", "__init__.py")):
+            ap.error(f"--mobilesam-src {args.mobilesam_src}: no mobile_sam/__init__.py there")
+        sys.path.insert(0, MOBILESAM_SRC)
     runs = [(n, args.threads) for n in names]
     if not args.no_single and args.threads != 1:
         runs += [(n, 1) for n in names if n.startswith("gemm-")]
@@ -431,7 +543,7 @@ def main():
         "fovea_kernel": kernel, "torch": torch.__version__, "torch_conv": torch_conv_path(),
         "numpy": np.__version__, "openblas_core": corename, "openblas_config": blasconf,
         "warmup": args.warmup, "repeat": args.repeat, "stat": args.stat, "min_time_s": args.min_time,
-        "rounds": args.rounds, "sam_src": SAM_SRC,
+        "rounds": args.rounds, "sam_src": SAM_SRC, "mobilesam_src": MOBILESAM_SRC,
         "seconds": round(elapsed), "load_before": [round(x, 2) for x in load0],
         "load_after": [round(x, 2) for x in load1],
     }
@@ -470,6 +582,8 @@ def main():
           f"OpenBLAS core `{corename}` ({blasconf})")
     if SAM_SRC:
         print(f"- segment-anything from {SAM_SRC} (vit_b, random weights, eval, no_grad)")
+    if MOBILESAM_SRC:
+        print(f"- MobileSAM from {MOBILESAM_SRC} (vit_t, random weights, eval, no_grad)")
     print(f"- timing: {args.warmup} warm-up run(s), then ≥ {args.repeat} runs and ≥ {args.min_time:g} s, {args.stat}; "
           f"median of {args.rounds} round(s) alternating the sides; {elapsed:.0f} s in all")
     print(f"- load average (1, 5, 15 min): {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} before, "
