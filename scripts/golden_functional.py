@@ -260,6 +260,14 @@ def interpolate():
                 args.update({"mode": mode, "align_corners": ac, "antialias": True})
                 cases.append(run_case("%s_aa/%s/%s" % (mode, "ac" if ac else "noac", rname), "interpolate",
                                       lambda t, a=args: F.interpolate(t, **a), [xa], args))
+        # The filter weights themselves: one-hot rows resampled along W give
+        # the weight of every (output, input) pair exactly; Go requires them
+        # bit for bit (TestAntialiasWeightsExact).
+        for n, o, ac in [(11, 4, False), (9, 7, False), (9, 3, True), (9, 13, False), (16, 5, False)]:
+            args = {"mode": mode, "align_corners": ac, "antialias": True, "size": [1, o]}
+            cases.append(run_case("%s_aa_weights/%d_to_%d%s" % (mode, n, o, "_ac" if ac else ""), "interpolate",
+                                  lambda t, a=args: F.interpolate(t, **a),
+                                  [D(np.eye(n, dtype=np.float32).reshape(-1).tolist(), [n, 1, 1, n], grad=False)], args))
     write("interpolate.json", cases)
 
 

@@ -4,7 +4,11 @@ package functional
 // _upsample_bicubic2d_aa (F.interpolate(..., antialias=True)), the
 // separable filters of Pillow's resize applied to float tensors.
 
-import "github.com/fovea-ml/fovea/tensor"
+import (
+	"math"
+
+	"github.com/fovea-ml/fovea/tensor"
+)
 
 // aaTap is one output index of anti-aliased resampling along one
 // dimension: it reads input indices start … start+len(w)−1 with weights w.
@@ -27,8 +31,10 @@ func aaLinear(x float32) float32 {
 
 // aaCubic is the cubic convolution filter of the anti-aliased bicubic mode
 // with Pillow's A = −0.5 (PyTorch's HelperInterpCubic::aa_filter; plain
-// Bicubic uses A = −0.75), in C++'s mixed precision: the first piece in
-// float64, the second in float32 until the final product with A.
+// Bicubic uses A = −0.75), in the precision of PyTorch's build: the first
+// piece in float64, the second in float32 with the two multiply-adds fused
+// (the compiler contracts them in PyTorch's AVX2 kernels; near |x| = 2 the
+// polynomial cancels, so the rounding shows in the weights).
 func aaCubic(x float32) float32 {
 	const a = -0.5
 	if x < 0 {
@@ -36,12 +42,19 @@ func aaCubic(x float32) float32 {
 	}
 	if x < 1 {
 		xd := float64(x)
-		return float32(((a+2)*xd-(a+3))*xd*xd + 1)
+		return float32(math.FMA(math.FMA(a+2, xd, -(a+3))*xd, xd, 1))
 	}
 	if x < 2 {
-		return float32(float64(((x-5)*x+8)*x-4) * a)
+		t := fma32(x-5, x, 8)
+		return float32(float64(fma32(t, x, -4)) * a)
 	}
 	return 0
+}
+
+// fma32 is a·b + c rounded once to float32 (the product is exact in
+// float64).
+func fma32(a, b, c float32) float32 {
+	return float32(float64(a)*float64(b) + float64(c))
 }
 
 // aaTable computes the taps of every output index as PyTorch 1.13's

@@ -329,3 +329,25 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestAntialiasWeightsExact: the anti-aliasing filter weights, read off
+// one-hot inputs, are PyTorch 1.13's bit for bit.
+func TestAntialiasWeightsExact(t *testing.T) {
+	n := 0
+	for _, c := range loadGolden(t, "interpolate.json") {
+		if !strings.Contains(c.Name, "_aa_weights/") {
+			continue
+		}
+		n++
+		s := c.Inputs[0]
+		x := tensor.FromSlice(s.Data, s.Shape...)
+		y := functional.Interpolate(x, functional.InterpolateOptions{Size: pair(c.Args.Size), Mode: functional.InterpMode(c.Args.Mode),
+			AlignCorners: c.Args.AlignCorners, Antialias: true})
+		if e := relErr(y.Data(), c.Outputs[0].Data); e != 0 {
+			t.Errorf("%s: weights differ from PyTorch's (max error %.3g)", c.Name, e)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no _aa_weights cases in interpolate.json")
+	}
+}
