@@ -15,7 +15,7 @@ import (
 func init() {
 	var gtPath, dtPath, iouType, jsonPath, prPath string
 	var prClasses []string
-	var perCategory bool
+	var perCategory, classAgnostic bool
 	cmd := &cobra.Command{
 		Use:   "coco --gt ANNOTATIONS.json --dt RESULTS.json --iou-type bbox|segm",
 		Short: "Evaluate COCO detections or masks exactly as pycocotools' COCOeval",
@@ -34,7 +34,7 @@ ignoring −1, or −1. --pr-curve draws the mean precision/recall curves
 			if iouType != "bbox" && iouType != "segm" {
 				return fmt.Errorf("eval coco: --iou-type = %q, want bbox or segm", iouType)
 			}
-			e, gt, err := evalCOCOFiles(gtPath, dtPath, iouType)
+			e, gt, err := evalCOCOFilesAgnostic(gtPath, dtPath, iouType, classAgnostic)
 			if err != nil {
 				return err
 			}
@@ -60,6 +60,7 @@ ignoring −1, or −1. --pr-curve draws the mean precision/recall curves
 	f.StringVar(&iouType, "iou-type", "bbox", "bbox or segm")
 	f.StringVar(&jsonPath, "json", "", "write {\"stats\",\"per_category\"} as JSON to this file")
 	f.BoolVar(&perCategory, "per-category", false, "also print the AP of every category")
+	f.BoolVar(&classAgnostic, "class-agnostic", false, "merge every category into one \"object\" (pycocotools' useCats = 0), e.g. for SAM's automatic masks")
 	f.StringVar(&prPath, "pr-curve", "", "write a PNG chart of precision/recall curves to this file")
 	f.StringSliceVar(&prClasses, "pr-class", nil, "with --pr-curve: chart these categories (names) instead of the mean")
 	evalCmd.AddCommand(cmd)
