@@ -255,10 +255,10 @@ def sam_grid_decoder(side):
     if side != "torch":
         return None
     sam = sam_vit_b()
-    from segment_anything.utils.amg import build_point_grids
+    from segment_anything.utils.amg import build_point_grid
     from segment_anything.utils.transforms import ResizeLongestSide
     emb = uniform((1, 256, 64, 64), 1)
-    points = build_point_grids(32, 0, 1)[0] * np.array([[AUTO_W, AUTO_H]])
+    points = build_point_grid(32) * np.array([[AUTO_W, AUTO_H]])
     transform = ResizeLongestSide(1024)
 
     def run():
