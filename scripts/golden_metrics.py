@@ -6,9 +6,9 @@ Run from the repository root with Debian's interpreter:
     /usr/bin/python3 scripts/golden_metrics.py seg
     PYTHONPATH=/tmp/cocoapi/PythonAPI /usr/bin/python3 scripts/golden_metrics.py voc coco
 
-* seg  — a NumPy reference of mmsegmentation's evaluation semantics
-         (intersect_and_union + total_area_to_metrics, bincount-based) on small
-         random PNG label maps.
+* seg  — mmsegmentation's own intersect_and_union / total_area_to_metrics
+         (MMSEG_METRICS=path/to/mmseg/core/evaluation/metrics.py) on small random
+         PNG label maps, checked against a NumPy port of the same rules.
 * voc  — a NumPy port of the PASCAL VOC devkit's VOCevaldet/VOCap rules.
 * coco — pycocotools (built locally from the public cocoapi sources; patch
          np.float -> float in cocoeval.py for NumPy >= 1.24). Only the data it
@@ -44,11 +44,10 @@ def mmseg_intersect_and_union(pred, label, num_classes, ignore_index, reduce_zer
         label[label == 0] = 255
         label = label - 1
         label[label == 254] = 255
-    # mmseg masks only label != ignore_index; the issue asks that ground-truth
-    # labels outside [0, C) be ignored too (mmseg would still count their
-    # predictions in the predicted area). Identical when the GT holds only
-    # classes and the ignore index.
-    mask = (label != ignore_index) & (label >= 0) & (label < num_classes)
+    # mmseg masks only label != ignore_index: a ground-truth label outside [0, C)
+    # that is not the ignore index still counts its prediction in the predicted
+    # area (torch.histc drops only the out-of-range label itself).
+    mask = label != ignore_index
     pred = pred[mask]
     label = label[mask]
     inter = pred[pred == label]
@@ -81,6 +80,25 @@ def mmseg_metrics(ai, au, ap, al):
                       "Precision": nan_to_none(prec), "Recall": nan_to_none(rec), "Fscore": nan_to_none(f)},
         "area": {"intersect": ai.tolist(), "union": au.tolist(), "pred": ap.tolist(), "label": al.tolist()},
     }
+
+
+def load_mmseg_metrics():
+    """mmsegmentation's mmseg/core/evaluation/metrics.py (0.x) from the file named by the
+    environment variable MMSEG_METRICS, run as the reference, or None. Its one import
+    that is not NumPy or torch, mmcv, is only used to read label files by name, so a
+    stub stands in for it. Get the file with
+    git clone https://github.com/open-mmlab/mmsegmentation (0.x history)."""
+    path = os.environ.get("MMSEG_METRICS")
+    if not path:
+        print("seg: MMSEG_METRICS not set: writing the NumPy port's numbers only")
+        return None
+    import importlib.util
+    import types
+    sys.modules.setdefault("mmcv", types.ModuleType("mmcv"))
+    spec = importlib.util.spec_from_file_location("mmseg_metrics", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def gen_seg():
@@ -119,13 +137,31 @@ def gen_seg():
                 im.putpalette(pal)
                 im.save(os.path.join(d, sub, name))
         pairs.append((gt, pred))
+    mmseg = load_mmseg_metrics()
     cases = []
     for ign, red, nc in ((255, False, C), (255, True, C - 1), (2, False, C), (255, False, 9)):
         tot = [np.zeros(nc, np.int64) for _ in range(4)]
         for gt, pred in pairs:
             for k, v in enumerate(mmseg_intersect_and_union(pred, gt, nc, ign, red)):
                 tot[k] += v
+        if mmseg is not None:
+            # mmsegmentation's own code: its areas must equal the port's, and its
+            # ratios are the ones written.
+            areas = mmseg.total_intersect_and_union([p for _, p in pairs], [g.copy() for g, _ in pairs], nc, ign,
+                                                    reduce_zero_label=red)
+            for k in range(4):
+                assert np.array_equal(areas[k].numpy().astype(np.int64), tot[k]), (ign, red, nc, k)
+            ref = mmseg.total_area_to_metrics(*areas, metrics=["mIoU", "mDice", "mFscore"])
         res = mmseg_metrics(*tot)
+        if mmseg is not None:
+            for key, ours in (("IoU", "IoU"), ("Acc", "Acc"), ("Dice", "Dice"), ("Fscore", "Fscore"),
+                              ("Precision", "Precision"), ("Recall", "Recall")):
+                res["per_class"][ours] = nan_to_none(ref[key])
+            res["aAcc"] = fnum(ref["aAcc"])
+            for mean, key in (("mIoU", "IoU"), ("mAcc", "Acc"), ("mDice", "Dice"), ("mFscore", "Fscore"),
+                              ("mPrecision", "Precision"), ("mRecall", "Recall")):
+                res[mean] = fnum(np.nanmean(ref[key]))
+            res["source"] = "mmsegmentation's total_intersect_and_union + total_area_to_metrics; fwIoU from its areas"
         res.update({"num_classes": nc, "ignore_index": ign, "reduce_zero_label": red})
         cases.append(res)
     with open(os.path.join(d, "expected.json"), "w") as f:

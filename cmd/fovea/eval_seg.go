@@ -20,7 +20,7 @@ import (
 func init() {
 	var gtDir, predDir, jsonPath, checkpoint, dataset, split string
 	var numClasses, ignoreIndex int
-	var reduceZero bool
+	var reduceZero, dropInvalid bool
 	cmd := &cobra.Command{
 		Use:   "seg (--gt DIR --pred DIR --num-classes N | --checkpoint FILE --dataset shapes|DIR)",
 		Short: "Evaluate semantic segmentation label maps (aAcc, mAcc, mIoU, fwIoU, mDice)",
@@ -64,14 +64,22 @@ predictions against the dataset's label maps (ignore index 255).`,
 			if gtDir == "" || predDir == "" {
 				return errors.New("eval seg: --gt and --pred are required")
 			}
-			if numClasses < 1 {
-				return fmt.Errorf("eval seg: --num-classes = %d, want >= 1", numClasses)
+			if numClasses < 1 || numClasses > 256 {
+				return fmt.Errorf("eval seg: --num-classes = %d, want 1 … 256 (label maps are 8-bit PNGs)", numClasses)
 			}
 			m, n, err := evalSegDirs(gtDir, predDir, numClasses, ignoreIndex, reduceZero)
 			if err != nil {
 				return err
 			}
-			s := m.Scores()
+			if bad := m.InvalidGT(); bad > 0 {
+				what := "they count in no ground-truth area but their predictions count in the predicted area, as in mmsegmentation (--drop-invalid-gt skips them)"
+				if dropInvalid {
+					what = "--drop-invalid-gt skipped them"
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d ground-truth pixels in %s have a label ≥ --num-classes %d that is not --ignore-index %d: %s; wrong --num-classes?\n",
+					bad, gtDir, numClasses, ignoreIndex, what)
+			}
+			s := m.ScoresWith(seg.ScoreOptions{DropInvalidGT: dropInvalid})
 			printSegScores(cmd.OutOrStdout(), s, n)
 			if jsonPath != "" {
 				return writeEvalJSON(jsonPath, segJSON(s))
@@ -85,6 +93,7 @@ predictions against the dataset's label maps (ignore index 255).`,
 	f.IntVar(&numClasses, "num-classes", 0, "number of classes C; labels outside [0, C) are ignored")
 	f.IntVar(&ignoreIndex, "ignore-index", seg.DefaultIgnoreIndex, "ground-truth label to ignore")
 	f.BoolVar(&reduceZero, "reduce-zero-label", false, "mmsegmentation reduce_zero_label: GT 0 is ignored, other labels shift down by one")
+	f.BoolVar(&dropInvalid, "drop-invalid-gt", false, "skip ground-truth pixels whose label is ≥ --num-classes (and not the ignore index) entirely; by default their predictions count in the predicted area, as mmsegmentation does")
 	f.StringVar(&jsonPath, "json", "", "write the metrics as JSON to this file")
 	f.StringVar(&checkpoint, "checkpoint", "", "score this model (written by fovea train) on --dataset instead of --pred files")
 	f.StringVar(&dataset, "dataset", "", `with --checkpoint: "shapes" or a VOC-layout folder`)

@@ -7,11 +7,17 @@
 // counts are summed over the whole data set before any ratio is taken, a
 // class whose ratio is 0/0 gets NaN and is left out of the mean, a class that
 // is predicted but absent from the ground truth has IoU 0 and counts in the
-// mean, ground-truth pixels equal to the ignore index or outside [0, C) are
-// skipped, and reduce_zero_label maps ground-truth label 0 to the ignore index
-// and shifts the others down by one. A prediction outside [0, C) on a valid
-// ground-truth pixel is simply wrong: it counts in the ground-truth area of
-// the pixel's class and in no predicted area, as in mmsegmentation.
+// mean, ground-truth pixels equal to the ignore index are skipped, and
+// reduce_zero_label maps ground-truth label 0 to the ignore index and shifts
+// the others down by one. A prediction outside [0, C) on a valid ground-truth
+// pixel is simply wrong: it counts in the ground-truth area of the pixel's
+// class and in no predicted area. A ground-truth label outside [0, C) that is
+// not the ignore index counts in no ground-truth area, but its prediction
+// still counts in the predicted area of the predicted class, exactly as
+// mmsegmentation's intersect_and_union (torch.histc drops only the
+// out-of-range label); ScoresWith(ScoreOptions{DropInvalidGT: true}) drops
+// such pixels entirely instead. The golden file is written by
+// mmsegmentation's own functions (scripts/golden_metrics.py).
 //
 // Counts are exact int64; ratios are float64 (mmsegmentation computes them in
 // float32 tensors, so its numbers agree with fovea's to about 1e-6 relative,
@@ -42,6 +48,9 @@ type ConfusionMatrix struct {
 	counts    []int64 // (C, C) row-major: counts[gt*C+pred]
 	missed    []int64 // (C,): valid ground truth of class c, prediction outside [0, C)
 	invalidGT int64   // ground-truth pixels outside [0, C) that are not the ignore index
+	// invalidPred (C,): of those, the pixels predicted as class c (mmseg counts
+	// them in the predicted area of c).
+	invalidPred []int64
 
 	// Byte label maps are first counted into four 256×256 histograms of
 	// (raw gt byte, raw pred byte) pairs, folded into counts lazily.
@@ -65,6 +74,7 @@ func NewConfusionMatrix(numClasses, ignoreIndex int, reduceZeroLabel bool) *Conf
 		reduceZeroLabel: reduceZeroLabel,
 		counts:          make([]int64, numClasses*numClasses),
 		missed:          make([]int64, numClasses),
+		invalidPred:     make([]int64, numClasses),
 	}
 	for g := range 256 {
 		m.gtMap[g] = int32(m.mapGT(g))
@@ -165,6 +175,9 @@ func (m *ConfusionMatrix) UpdateInts(gt, pred []int) {
 		if row < 0 {
 			if row == -2 {
 				m.invalidGT++
+				if p := pred[i]; p >= 0 && p < c {
+					m.invalidPred[p]++
+				}
 			}
 			continue
 		}
@@ -206,8 +219,11 @@ func (m *ConfusionMatrix) fold() {
 			bucket := h[g<<8 : g<<8+256]
 			if row < 0 {
 				if row == -2 {
-					for _, n := range bucket {
+					for p, n := range bucket {
 						m.invalidGT += int64(n)
+						if p < c {
+							m.invalidPred[p] += int64(n)
+						}
 					}
 				}
 				clear(bucket)
@@ -245,6 +261,9 @@ func (m *ConfusionMatrix) Merge(o *ConfusionMatrix) {
 		m.missed[i] += v
 	}
 	m.invalidGT += o.invalidGT
+	for i, v := range o.invalidPred {
+		m.invalidPred[i] += v
+	}
 }
 
 // Reset sets every count to zero, keeping the settings.
@@ -252,6 +271,7 @@ func (m *ConfusionMatrix) Reset() {
 	clear(m.counts)
 	clear(m.missed)
 	m.invalidGT = 0
+	clear(m.invalidPred)
 	if m.pairs != nil {
 		*m.pairs = [4][1 << 16]uint32{}
 	}
@@ -281,6 +301,14 @@ func (m *ConfusionMatrix) InvalidGT() int64 {
 	return m.invalidGT
 }
 
+// InvalidGTPredictions returns, for each class c: (C,), how many of the
+// InvalidGT pixels were predicted as c. mmsegmentation counts them in the
+// predicted area of c (and so in its union); see ScoreOptions.
+func (m *ConfusionMatrix) InvalidGTPredictions() []int64 {
+	m.fold()
+	return append([]int64(nil), m.invalidPred...)
+}
+
 // matrixJSON is the serialised form of a ConfusionMatrix.
 type matrixJSON struct {
 	NumClasses      int     `json:"num_classes"`
@@ -288,13 +316,15 @@ type matrixJSON struct {
 	ReduceZeroLabel bool    `json:"reduce_zero_label"`
 	Counts          []int64 `json:"counts"`
 	OutOfRange      []int64 `json:"out_of_range"`
+	InvalidGT       int64   `json:"invalid_gt,omitempty"`
+	InvalidGTPred   []int64 `json:"invalid_gt_pred,omitempty"`
 }
 
 // MarshalJSON writes the settings and counts, so that matrices computed on
 // different machines can be merged.
 func (m *ConfusionMatrix) MarshalJSON() ([]byte, error) {
 	m.fold()
-	return json.Marshal(matrixJSON{m.numClasses, m.ignoreIndex, m.reduceZeroLabel, m.counts, m.missed})
+	return json.Marshal(matrixJSON{m.numClasses, m.ignoreIndex, m.reduceZeroLabel, m.counts, m.missed, m.invalidGT, m.invalidPred})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote, replacing m.
@@ -315,8 +345,13 @@ func (m *ConfusionMatrix) UnmarshalJSON(b []byte) error {
 	if len(j.OutOfRange) != j.NumClasses {
 		return fmt.Errorf("confusion matrix: out_of_range has %d values, want num_classes = %d", len(j.OutOfRange), j.NumClasses)
 	}
+	if j.InvalidGTPred != nil && len(j.InvalidGTPred) != j.NumClasses {
+		return fmt.Errorf("confusion matrix: invalid_gt_pred has %d values, want num_classes = %d", len(j.InvalidGTPred), j.NumClasses)
+	}
 	*m = *NewConfusionMatrix(j.NumClasses, j.IgnoreIndex, j.ReduceZeroLabel)
 	copy(m.counts, j.Counts)
 	copy(m.missed, j.OutOfRange)
+	m.invalidGT = j.InvalidGT
+	copy(m.invalidPred, j.InvalidGTPred)
 	return nil
 }

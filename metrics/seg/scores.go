@@ -45,8 +45,22 @@ type Scores struct {
 	Intersect, PredArea, LabelArea, Union []int64
 }
 
-// Scores computes the metrics from the counts accumulated so far.
-func (m *ConfusionMatrix) Scores() Scores {
+// ScoreOptions choose between rules where tools differ.
+type ScoreOptions struct {
+	// DropInvalidGT skips ground-truth pixels whose label is outside [0, C)
+	// (and not the ignore index) entirely. By default their predictions count
+	// in the predicted area, as mmsegmentation's intersect_and_union counts
+	// them; both rules agree when the ground truth holds only classes and the
+	// ignore index.
+	DropInvalidGT bool
+}
+
+// Scores computes the metrics from the counts accumulated so far, with
+// mmsegmentation's rules (ScoresWith with the zero ScoreOptions).
+func (m *ConfusionMatrix) Scores() Scores { return m.ScoresWith(ScoreOptions{}) }
+
+// ScoresWith computes the metrics from the counts accumulated so far.
+func (m *ConfusionMatrix) ScoresWith(opt ScoreOptions) Scores {
 	m.fold()
 	c := m.numClasses
 	s := Scores{
@@ -67,6 +81,11 @@ func (m *ConfusionMatrix) Scores() Scores {
 		s.Intersect[i] = row[i]
 		totalInter += row[i]
 		totalLabel += l
+	}
+	if !opt.DropInvalidGT {
+		for j, v := range m.invalidPred {
+			s.PredArea[j] += v
+		}
 	}
 	div := func(a, b int64) float64 { return float64(a) / float64(b) } // 0/0 = NaN
 	for i := range c {

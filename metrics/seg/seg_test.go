@@ -359,3 +359,68 @@ func blockyMaps(r *rand.Rand, n, c int) ([]uint8, []uint8) {
 	}
 	return gt, pred
 }
+
+// The committed case with C = 6 and ignore index 2 has ground-truth labels
+// (255) outside [0, C) that are not the ignore index: mmsegmentation's rule
+// counts their predictions in the predicted areas (mIoU 0.4733, the golden
+// file), DropInvalidGT skips them (0.4916, what fovea computed before it
+// followed mmsegmentation here). Both survive a JSON round trip and a merge.
+func TestInvalidGTRules(t *testing.T) {
+	pairs := loadPairs(t)
+	m := NewConfusionMatrix(6, 2, false)
+	half := m.NewLike()
+	for i, p := range pairs {
+		m.Update(p[0].Pix, p[1].Pix)
+		if i%2 == 0 {
+			half.Update(p[0].Pix, p[1].Pix)
+		}
+	}
+	if m.InvalidGT() == 0 {
+		t.Fatal("the case has no invalid ground truth")
+	}
+	var sum int64
+	for _, v := range m.InvalidGTPredictions() {
+		sum += v
+	}
+	if sum == 0 || sum > m.InvalidGT() {
+		t.Fatalf("InvalidGTPredictions sum %d of %d invalid pixels", sum, m.InvalidGT())
+	}
+	if got := m.Scores().MIoU; math.Abs(got-0.4733486665561233) > 1e-15 {
+		t.Errorf("mmseg rule: mIoU %v, want 0.4733486665561233", got)
+	}
+	if got := m.ScoresWith(ScoreOptions{DropInvalidGT: true}).MIoU; math.Abs(got-0.4916396523638596) > 1e-15 {
+		t.Errorf("DropInvalidGT: mIoU %v, want 0.4916396523638596", got)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back ConfusionMatrix
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Scores().MIoU != m.Scores().MIoU || back.InvalidGT() != m.InvalidGT() {
+		t.Errorf("JSON round trip changed the scores: %v vs %v", back.Scores().MIoU, m.Scores().MIoU)
+	}
+	rest := m.NewLike()
+	for i, p := range pairs {
+		if i%2 == 1 {
+			rest.Update(p[0].Pix, p[1].Pix)
+		}
+	}
+	half.Merge(rest)
+	if half.Scores().MIoU != m.Scores().MIoU {
+		t.Errorf("merged halves: mIoU %v, want %v", half.Scores().MIoU, m.Scores().MIoU)
+	}
+	ints := m.NewLike()
+	for _, p := range pairs {
+		g, q := make([]int, len(p[0].Pix)), make([]int, len(p[1].Pix))
+		for i := range g {
+			g[i], q[i] = int(p[0].Pix[i]), int(p[1].Pix[i])
+		}
+		ints.UpdateInts(g, q)
+	}
+	if ints.Scores().MIoU != m.Scores().MIoU {
+		t.Errorf("UpdateInts: mIoU %v, want %v", ints.Scores().MIoU, m.Scores().MIoU)
+	}
+}
