@@ -20,7 +20,12 @@ func TestEvalVOCGolden(t *testing.T) {
 		MAP  float64 `json:"mAP"`
 		AP   map[string]float64
 	}
-	json.Unmarshal(b, &cases)
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatalf("expected.json: %v", err)
+	}
+	if len(cases) == 0 || len(cases[0].AP) == 0 {
+		t.Fatalf("expected.json holds %d cases: nothing would be checked", len(cases))
+	}
 	for _, c := range cases {
 		tmp := t.TempDir()
 		jsonPath, png := filepath.Join(tmp, "voc.json"), filepath.Join(tmp, "pr.png")
