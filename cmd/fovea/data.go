@@ -47,6 +47,14 @@ other tool can train on exactly the same data. Images are PNG by default (lossle
 			if cfg.Train < 0 || cfg.Val < 0 {
 				return fmt.Errorf("data export: --train and --val must not be negative")
 			}
+			if cfg.Size < 16 || cfg.Size > 4096 {
+				return fmt.Errorf("data export: --size %d, want 16 … 4096 pixels", cfg.Size)
+			}
+			// The split is generated in memory (3 bytes a pixel) before it is written.
+			if n := int64(cfg.Train) + int64(cfg.Val); n*int64(cfg.Size)*int64(cfg.Size)*3 > maxExportBytes {
+				return fmt.Errorf("data export: --train %d --val %d at --size %d would hold %.1f GiB of images in memory, more than %d GiB: export in parts (--seed) or smaller",
+					cfg.Train, cfg.Val, cfg.Size, float64(n*int64(cfg.Size)*int64(cfg.Size)*3)/(1<<30), maxExportBytes>>30)
+			}
 			if ignoreBorder < 0 {
 				return fmt.Errorf("data export: --ignore-border must not be negative")
 			}
@@ -92,6 +100,9 @@ other tool can train on exactly the same data. Images are PNG by default (lossle
 	f.StringVar(&format, "format", "png", "image file format: png (lossless) or jpg")
 	return cmd
 }
+
+// maxExportBytes bounds the memory `data export shapes` generates before writing.
+const maxExportBytes = 4 << 30
 
 // withSplitSizes returns cfg with zero split sizes replaced by 1, so that
 // data.Shapes does not fill in its defaults for a split the user left empty

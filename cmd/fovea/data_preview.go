@@ -60,8 +60,16 @@ func runPreview(cmd *cobra.Command, o previewOptions) error {
 	if o.out == "" {
 		return fmt.Errorf("data preview: --out FILE.png is required")
 	}
-	if o.n <= 0 || o.cols <= 0 || o.start < 0 || o.cell < 0 {
+	if o.n <= 0 || o.cols <= 0 || o.cols > maxPreviewSamples || o.start < 0 || o.cell < 0 {
 		return fmt.Errorf("data preview: --n and --cols must be positive, --start and --cell not negative")
+	}
+	if o.n > maxPreviewSamples {
+		return fmt.Errorf("data preview: --n %d, want at most %d samples", o.n, maxPreviewSamples)
+	}
+	if o.cell > 0 {
+		if err := data.CheckSize(2*o.cols*o.cell, (o.n+o.cols-1)/o.cols*o.cell); err != nil {
+			return fmt.Errorf("data preview: --cell %d: the grid would be too large: %w", o.cell, err)
+		}
 	}
 	var ds data.Dataset
 	switch o.dataset {
@@ -71,6 +79,9 @@ func runPreview(cmd *cobra.Command, o previewOptions) error {
 		}
 		if o.size < 16 || o.size > 4096 {
 			return fmt.Errorf("data preview: --size %d out of range (16..4096)", o.size)
+		}
+		if o.start > maxPreviewShapes-o.n {
+			return fmt.Errorf("data preview: --start %d: shapes previews are generated from the first sample, want --start + --n ≤ %d", o.start, maxPreviewShapes)
 		}
 		ds = data.GenerateShapes(data.ShapesConfig{Size: o.size, Seed: o.seed}, o.split, o.start+o.n)
 	case "voc":
@@ -102,7 +113,7 @@ func runPreview(cmd *cobra.Command, o previewOptions) error {
 		}
 		tf = p
 	}
-	end := min(o.start+o.n, ds.Len())
+	end := o.start + min(o.n, max(ds.Len()-o.start, 0)) // no overflow for a huge --start
 	if o.start >= end {
 		return fmt.Errorf("data preview: --start %d is past the %d samples", o.start, ds.Len())
 	}
@@ -120,6 +131,9 @@ func runPreview(cmd *cobra.Command, o previewOptions) error {
 		over := data.Overlay(img, s.Mask, s.Boxes, 0.55)
 		if ch == 0 {
 			ch, cw = img.H, img.W
+			if err := data.CheckSize(2*o.cols*cw, (end-o.start+o.cols-1)/o.cols*ch); err != nil {
+				return fmt.Errorf("data preview: sample %d is %d×%d: the grid would be too large (give a smaller --cell): %w", i, img.W, img.H, err)
+			}
 		}
 		if img.H != ch || img.W != cw {
 			img = augment.ResizeImage(img, ch, cw)
@@ -134,6 +148,14 @@ func runPreview(cmd *cobra.Command, o previewOptions) error {
 	fmt.Fprintf(cmd.OutOrStdout(), "wrote %d samples of %s/%s to %s (%d×%d)\n", end-o.start, o.dataset, o.split, o.out, grid.W, grid.H)
 	return nil
 }
+
+// Limits of `fovea data preview`: a grid shows at most maxPreviewSamples
+// samples, and the shapes data are generated from the first sample up to
+// --start + --n, at most maxPreviewShapes.
+const (
+	maxPreviewSamples = 1000
+	maxPreviewShapes  = 100_000
+)
 
 // clampImage returns img with values clamped to [0, 1] for display (a
 // normalised image would otherwise show saturated).

@@ -88,8 +88,10 @@ func evalVOCDirs(annDir, detDir string, iou float64, year int) (voc.Result, erro
 		}
 	}
 	images := map[string]bool{}
+	sizes := map[string][2]int{}
 	for _, a := range annots {
 		images[a.ImageID] = true
+		sizes[a.ImageID] = [2]int{a.Width, a.Height}
 	}
 	dets := map[string][]voc.Detection{}
 	for _, e := range entries {
@@ -105,9 +107,13 @@ func evalVOCDirs(annDir, detDir string, iou float64, year int) (voc.Result, erro
 		if err != nil {
 			return voc.Result{}, err
 		}
-		for _, x := range d {
+		for k, x := range d {
 			if !images[x.ImageID] {
 				return voc.Result{}, fmt.Errorf("%s: image %q has no annotation file in %s", path, x.ImageID, annDir)
+			}
+			wh := sizes[x.ImageID]
+			if err := voc.CheckBox(x.Box, wh[0], wh[1]); err != nil {
+				return voc.Result{}, fmt.Errorf("%s: detection %d (image %q): %w", path, k+1, x.ImageID, err)
 			}
 		}
 		dets[class] = d

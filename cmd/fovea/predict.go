@@ -35,20 +35,26 @@ SegmentationClass), and DIR/NAME_overlay.png, the prediction tinted over the ima
 			if err != nil {
 				return err
 			}
-			if err := os.MkdirAll(out, 0o755); err != nil {
+			if st, err := os.Stat(out); err == nil && !st.IsDir() {
+				return fmt.Errorf("--out %s is a file, want a folder for the label maps and overlays", out)
+			}
+			outputs, err := predictOutputs(files, out)
+			if err != nil {
 				return err
 			}
-			for _, f := range files {
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return fmt.Errorf("--out %s: %w", out, err)
+			}
+			for i, f := range files {
 				img, err := data.ReadImage(f)
 				if err != nil {
 					return err
 				}
 				mask := train.Predict(model, img)
-				stem := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
-				if err := data.WriteMaskPNG(filepath.Join(out, stem+".png"), mask); err != nil {
+				if err := data.WriteMaskPNG(outputs[i][0], mask); err != nil {
 					return err
 				}
-				if err := data.WritePNG(filepath.Join(out, stem+"_overlay.png"), data.Overlay(img, mask, nil, 0.5)); err != nil {
+				if err := data.WritePNG(outputs[i][1], data.Overlay(img, mask, nil, 0.5)); err != nil {
 					return err
 				}
 			}
@@ -62,11 +68,46 @@ SegmentationClass), and DIR/NAME_overlay.png, the prediction tinted over the ima
 	rootCmd.AddCommand(cmd)
 }
 
+// predictOutputs returns the label map and overlay paths of each input in
+// folder out. It refuses, before anything is written, two inputs whose
+// outputs would have the same name (a.png and a.jpg both give a.png) and an
+// output that would overwrite one of the inputs (--out is the input folder).
+func predictOutputs(files []string, out string) ([][2]string, error) {
+	inputs := map[string]string{} // absolute path → input
+	for _, f := range files {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			return nil, err
+		}
+		inputs[abs] = f
+	}
+	from := map[string]string{} // output name → the input that writes it
+	res := make([][2]string, len(files))
+	for i, f := range files {
+		stem := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
+		res[i] = [2]string{filepath.Join(out, stem+".png"), filepath.Join(out, stem+"_overlay.png")}
+		for _, o := range res[i] {
+			if prev, dup := from[o]; dup {
+				return nil, fmt.Errorf("--input: %s and %s would both write %s: rename one (outputs are named after the input without its extension)", prev, f, o)
+			}
+			from[o] = f
+			abs, err := filepath.Abs(o)
+			if err != nil {
+				return nil, err
+			}
+			if in, ok := inputs[abs]; ok {
+				return nil, fmt.Errorf("--out %s: the output %s of %s would overwrite the input image %s: give another --out folder", out, o, f, in)
+			}
+		}
+	}
+	return res, nil
+}
+
 // imageFiles returns path itself if it is a file, or the images in the folder path, sorted.
 func imageFiles(path string) ([]string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--input: %w", err)
 	}
 	if !st.IsDir() {
 		return []string{path}, nil
@@ -77,6 +118,9 @@ func imageFiles(path string) ([]string, error) {
 	}
 	var files []string
 	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
 		switch strings.ToLower(filepath.Ext(e.Name())) {
 		case ".png", ".jpg", ".jpeg":
 			files = append(files, filepath.Join(path, e.Name()))
