@@ -100,6 +100,9 @@ func (o *opts) nonNeg(k string, def, hi float64) float64 {
 	v := o.float(k, def)
 	if !(v >= 0 && v <= hi) && o.err == nil {
 		o.err = fmt.Errorf("%s=%v: want a number in [0, %v]", k, v, hi)
+		if hi >= 1e6 {
+			o.err = fmt.Errorf("%s=%v: want a number ≥ 0", k, v)
+		}
 	}
 	return v
 }
