@@ -19,6 +19,14 @@ Writes
   bn_running.json — for package stochastic: BatchNorm2d's running_mean before
                     and after training-mode batches (momentum 0.1, 0.3 and
                     None), with the batch means it used.
+  adam_step.json  — the oracle of the Adam kernel: torch.optim.Adam / AdamW
+                    (maximize on and off, with and without weight decay) for
+                    two steps on 1-D tensors of lengths 1…17, 31, 64 and 100
+                    holding zeros, a NaN parameter and ±Inf gradients: the
+                    parameter after each step, the moments after the last. Every
+                    float32 is written as its bit pattern (an unsigned
+                    integer), so NaN and Inf survive JSON and Go can compare
+                    bit for bit.
 
 Everything is seeded, so rerunning reproduces the same files.
 """
@@ -217,6 +225,72 @@ def run_bn_running():
     return cases
 
 
+ADAM_LENGTHS = list(range(1, 18)) + [31, 64, 100]
+ADAM_STEPS = 2
+ADAM_CASES = [
+    ("adam", "Adam", dict(lr=1e-2)),
+    ("adam_maximize", "Adam", dict(lr=1e-2, maximize=True)),
+    ("adam_wd", "Adam", dict(lr=1e-2, weight_decay=0.1)),
+    ("adam_wd_maximize", "Adam", dict(lr=3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05, maximize=True)),
+    ("adamw", "AdamW", dict(lr=1e-2, weight_decay=0.0)),
+    ("adamw_wd", "AdamW", dict(lr=1e-2, weight_decay=1e-2)),
+    ("adamw_maximize", "AdamW", dict(lr=1e-3, weight_decay=0.1, maximize=True)),
+    ("adamw_defaults", "AdamW", dict()),
+]
+
+
+def bits(t):
+    """float32 values as their IEEE bit patterns."""
+    return t.detach().reshape(-1).contiguous().view(torch.int32).numpy().view(np.uint32).tolist()
+
+
+def adam_inputs(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    theta = torch.randn(n, generator=g)
+    grads = [torch.randn(n, generator=g) * 0.1 for _ in range(ADAM_STEPS)]
+    # Special values land in the vectorised body (indices below 8) and in
+    # the scalar tail (the last index) of the kernel.
+    if n >= 2:
+        theta[1] = 0.0
+    if n >= 3:
+        for gr in grads:
+            gr[2] = 0.0
+    if n >= 4:
+        theta[3] = float("nan")
+    if n >= 6:
+        grads[0][n - 1] = float("inf")
+        grads[1][n - 2] = float("-inf")
+    if n >= 12:
+        grads[0][9] = float("-inf")
+    return theta, grads
+
+
+def run_adam_step():
+    inputs, cases = [], []
+    for n in ADAM_LENGTHS:
+        theta, grads = adam_inputs(n, 4000 + n)
+        inputs.append(dict(n=n, theta=bits(theta), grads=[bits(gr) for gr in grads]))
+    for name, kind, kw in ADAM_CASES:
+        out = []
+        for n in ADAM_LENGTHS:
+            theta, grads = adam_inputs(n, 4000 + n)
+            p = theta.clone().requires_grad_(True)
+            opt = getattr(torch.optim, kind)([p], **kw)
+            thetas = []
+            for gr in grads:
+                p.grad = gr.clone()
+                opt.step()
+                thetas.append(bits(p))
+            st = opt.state[p]
+            out.append(dict(theta=thetas, exp_avg=bits(st["exp_avg"]), exp_avg_sq=bits(st["exp_avg_sq"])))
+        # The hyperparameters PyTorch used, defaults included.
+        pg = getattr(torch.optim, kind)([torch.zeros(1, requires_grad=True)], **kw).param_groups[0]
+        opts = dict(lr=pg["lr"], beta1=pg["betas"][0], beta2=pg["betas"][1], eps=pg["eps"],
+                    weight_decay=pg["weight_decay"], maximize=pg["maximize"])
+        cases.append(dict(name=name, optimizer=kind, options=opts, steps=out))
+    return dict(lengths=ADAM_LENGTHS, inputs=inputs, cases=cases)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     pb = problem()
@@ -228,7 +302,8 @@ def main():
     files = {"optimizers.json": opt,
              "schedulers.json": dict(torch=torch.__version__, cases=run_schedulers()),
              "clip.json": dict(torch=torch.__version__, **run_clip()),
-             "bn_running.json": dict(torch=torch.__version__, cases=run_bn_running())}
+             "bn_running.json": dict(torch=torch.__version__, cases=run_bn_running()),
+             "adam_step.json": dict(torch=torch.__version__, **run_adam_step())}
     for fn, obj in files.items():
         with open(os.path.join(OUT, fn), "w") as f:
             json.dump(obj, f, separators=(",", ":"))
