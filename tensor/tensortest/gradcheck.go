@@ -1,5 +1,15 @@
 // Package tensortest holds test helpers for code built on package tensor:
 // finite-difference gradient checks and tolerant comparisons.
+//
+// Every golden or oracle comparison — fovea against PyTorch, torchvision,
+// PEFT, a float64 twin — goes through one comparator with one error
+// measure: CheckTensor here, or golden.Check on slices (package
+// tensor/tensortest/golden, which holds the measure and its documentation:
+// max |got − want| / max(|want|, 0.01·max|want|), +Inf on NaN, Inf or length
+// mismatches; FOVEA_GOLDEN_REPORT=1 logs every figure). AllClose and
+// SliceClose (rtol/atol) are for comparing two fovea paths with each other;
+// MaxRelErr and MaxScaledRelErr are the older figures, kept for callers
+// outside the golden tests.
 package tensortest
 
 import (
@@ -8,6 +18,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/fovea-ml/fovea/tensor"
+	"github.com/fovea-ml/fovea/tensor/tensortest/golden"
 )
 
 // TB is the part of testing.TB the helpers use.
@@ -160,16 +171,16 @@ func MaxRelErr(got, want []float32, floor float64) float64 {
 // so that an element much smaller than the largest (a sum that cancels, a
 // gradient near a stationary point) is judged against frac times the
 // tensor's scale rather than its own size. It returns +Inf when the lengths
-// differ or an element is NaN (unless both are). The tensor package's golden
-// tests report this figure with frac = 0.01.
+// differ or an element is NaN or infinite on one side only. With frac =
+// golden.Frac it is golden.Err, the measure of every golden test.
 func MaxScaledRelErr(got []float32, want []float64, frac float64) float64 {
 	if len(got) != len(want) {
 		return math.Inf(1)
 	}
 	var scale float64
 	for _, w := range want {
-		if !math.IsNaN(w) {
-			scale = math.Max(scale, math.Abs(w))
+		if a := math.Abs(w); a <= math.MaxFloat64 { // finite: an infinity is no scale
+			scale = math.Max(scale, a)
 		}
 	}
 	floor := math.Max(frac*scale, math.SmallestNonzeroFloat64)
@@ -180,10 +191,28 @@ func MaxScaledRelErr(got []float32, want []float64, frac float64) float64 {
 			continue
 		}
 		e := math.Abs(g-w) / math.Max(math.Abs(w), floor)
-		if math.IsNaN(e) {
+		if math.IsNaN(e) || math.IsInf(e, 0) || math.IsInf(g, 0) || math.IsInf(w, 0) {
 			return math.Inf(1)
 		}
 		m = math.Max(m, e)
 	}
 	return m
+}
+
+// CheckTensor is golden.Check for tensors: it fails (t.Errorf) when got is
+// nil, when the shapes differ, or when the error of got against want under
+// the one measure (see package golden) exceeds tol, and returns the error
+// (+Inf for nil or a shape mismatch). With FOVEA_GOLDEN_REPORT=1 it logs the
+// figure.
+func CheckTensor(t golden.TB, what string, got, want *tensor.Tensor, tol float64) float64 {
+	t.Helper()
+	switch {
+	case got == nil:
+		t.Errorf("%s: got nil, want shape %s", what, tensor.FormatShape(want.Shape()))
+		return math.Inf(1)
+	case !tensor.SameShape(got.Shape(), want.Shape()):
+		t.Errorf("%s: shape %s, want %s", what, tensor.FormatShape(got.Shape()), tensor.FormatShape(want.Shape()))
+		return math.Inf(1)
+	}
+	return golden.Check(t, what, got.Data(), want.Data(), tol)
 }

@@ -1,8 +1,11 @@
 package tensortest
 
 import (
+	"fmt"
 	"math"
 	"testing"
+
+	"github.com/fovea-ml/fovea/tensor"
 )
 
 // The comparators must see a failure: NaN or Inf on one side only, or a
@@ -45,5 +48,39 @@ func TestComparatorsSeeNaN(t *testing.T) {
 	}
 	if e := MaxRelErr([]float32{1.01}, []float32{1}, 1e-3); math.Abs(e-0.01) > 1e-6 {
 		t.Errorf("MaxRelErr 1.01 vs 1 = %g, want 0.01", e)
+	}
+}
+
+// fakeTB records what CheckTensor reports.
+type fakeTB struct{ errors []string }
+
+func (f *fakeTB) Helper() {}
+func (f *fakeTB) Errorf(format string, args ...any) {
+	f.errors = append(f.errors, fmt.Sprintf(format, args...))
+}
+func (f *fakeTB) Logf(string, ...any) {}
+
+// A NaN-filled, wrongly shaped or missing tensor fails CheckTensor at any
+// tolerance.
+func TestCheckTensorSeesFailure(t *testing.T) {
+	want := tensor.New([]float32{1, 2, 3, 4}, 2, 2)
+	nan := float32(math.NaN())
+	cases := []struct {
+		name string
+		got  *tensor.Tensor
+		bad  bool
+	}{
+		{"equal", tensor.New([]float32{1, 2, 3, 4}, 2, 2), false},
+		{"close", tensor.New([]float32{1, 2, 3, 4 * (1 + 1e-7)}, 2, 2), false},
+		{"NaN-filled", tensor.New([]float32{nan, nan, nan, nan}, 2, 2), true},
+		{"transposed shape", tensor.New([]float32{1, 2, 3, 4}, 4, 1), true},
+		{"nil", nil, true},
+	}
+	for _, c := range cases {
+		f := &fakeTB{}
+		CheckTensor(f, c.name, c.got, want, 1e-5)
+		if failed := len(f.errors) > 0; failed != c.bad {
+			t.Errorf("%s: errors %q, want failure = %v", c.name, f.errors, c.bad)
+		}
 	}
 }
