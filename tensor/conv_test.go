@@ -1,6 +1,7 @@
 package tensor_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -71,9 +72,7 @@ func TestConv2dAgainstNaive(t *testing.T) {
 		b := tensor.RandNormal(rng, 0, 1, c.co).SetRequiresGrad(true)
 		got := tensor.Conv2d(x, w, b, c.opt)
 		want := naiveConv(x, w, b, c.opt)
-		if err := tensortest.AllClose(got, want, 1e-4, 1e-4); err != nil {
-			t.Errorf("case %d: %v", i, err)
-		}
+		tensortest.CheckTensor(t, fmt.Sprintf("tensor/Conv2d/naive/%d", i), got, want, 1e-5)
 		tensortest.GradCheck(t, "Conv2d", func(in []*tensor.Tensor) *tensor.Tensor {
 			return tensor.Conv2d(in[0], in[1], in[2], c.opt)
 		}, []*tensor.Tensor{x, w, b}, tensortest.GradCheckOptions{})

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/fovea-ml/fovea/tensor"
-	"github.com/fovea-ml/fovea/tensor/tensortest"
+	"github.com/fovea-ml/fovea/tensor/tensortest/golden"
 )
 
 // The golden fixtures are written by scripts/golden_tensor.py with PyTorch:
@@ -294,14 +294,8 @@ func ceOptions(in []*tensor.Tensor, p goldenParams) tensor.CrossEntropyOptions {
 	return opt
 }
 
-// goldenFloor is the denominator floor of the relative error, as a fraction
-// of the largest magnitude in the reference tensor (see
-// tensortest.MaxScaledRelErr).
-const goldenFloor = 1e-2
-
-func relErr(got []float32, want []float64) float64 {
-	return tensortest.MaxScaledRelErr(got, want, goldenFloor)
-}
+// The error figure is golden.Err, the one measure of fovea's golden tests:
+// max |got − want| / max(|want|, 0.01·max|want|).
 
 func toF32(v []float64) []float32 {
 	out := make([]float32, len(v))
@@ -379,17 +373,14 @@ func runGoldenCase(t *testing.T, c goldenCase, f goldenOp, e *opErr) {
 		if !want.Diff && o.RequiresGrad() {
 			t.Errorf("output %d: PyTorch records no gradient for it but fovea does", k)
 		}
-		err := relErr(o.Data(), want.F64)
+		err := golden.Check(t, fmt.Sprintf("tensor/%s/%s/out%d", c.Op, c.Name, k), o.Data(), want.F64, c.Tol)
 		if err > e.fwd {
 			e.fwd = err
 			if err >= e.bwd {
 				e.worst = c.Name
 			}
 		}
-		e.torchFwd = math.Max(e.torchFwd, relErr(toF32(want.F32), want.F64))
-		if err > c.Tol {
-			t.Errorf("output %d: max relative error %.3g > %g against float64 PyTorch\n got  %v\n want %v", k, err, c.Tol, o.Data(), want.F64)
-		}
+		e.torchFwd = math.Max(e.torchFwd, golden.Err(toF32(want.F32), want.F64))
 		if want.Diff && c.Gout[k] != nil {
 			diff = append(diff, o)
 			gouts = append(gouts, tensor.New(toF32(c.Gout[k]), want.Shape...))
@@ -430,17 +421,14 @@ func runGoldenCase(t *testing.T, c goldenCase, f goldenOp, e *opErr) {
 		if !tensor.SameShape(got.Shape(), x.Shape) {
 			t.Fatalf("input %d: gradient shape %s, want %s", i, tensor.FormatShape(got.Shape()), tensor.FormatShape(x.Shape))
 		}
-		err := relErr(got.Data(), want.F64)
+		err := golden.Check(t, fmt.Sprintf("tensor/%s/%s/grad%d", c.Op, c.Name, i), got.Data(), want.F64, c.Tol)
 		if err > e.bwd {
 			e.bwd = err
 			if err >= e.fwd {
 				e.worst = c.Name
 			}
 		}
-		e.torchBwd = math.Max(e.torchBwd, relErr(toF32(want.F32), want.F64))
-		if err > c.Tol {
-			t.Errorf("input %d gradient: max relative error %.3g > %g against float64 PyTorch\n got  %v\n want %v", i, err, c.Tol, got.Data(), want.F64)
-		}
+		e.torchBwd = math.Max(e.torchBwd, golden.Err(toF32(want.F32), want.F64))
 	}
 }
 
@@ -451,7 +439,7 @@ func logGoldenTable(t *testing.T, torchVersion string, errs map[string]*opErr) {
 	}
 	sort.Strings(ops)
 	var b strings.Builder
-	fmt.Fprintf(&b, "max relative error against float64 PyTorch %s (floor %g·max|ref|)\n", torchVersion, goldenFloor)
+	fmt.Fprintf(&b, "error against float64 PyTorch %s, %s\n", torchVersion, golden.Measure)
 	fmt.Fprintf(&b, "| op | cases | tol | fovea fwd | fovea bwd | torch f32 fwd | torch f32 bwd | worst case |\n|---|---|---|---|---|---|---|---|\n")
 	num := func(v float64, ok bool) string {
 		if !ok {
