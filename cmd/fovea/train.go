@@ -24,6 +24,7 @@ func newTrainCmd() *cobra.Command {
 	cfg := train.DefaultConfig()
 	var configFile string
 	var resume, overwrite, quiet bool
+	var serveAddr string
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Train a Global Convolutional Network for segmentation (on the built-in shapes data by default)",
@@ -51,7 +52,13 @@ Ctrl-C saves a checkpoint; --resume continues exactly where the run stopped.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			res, err := train.Run(ctx, c, train.Options{Resume: resume, Overwrite: overwrite, Log: cmd.ErrOrStderr(), Progress: !quiet && term.IsTerminal(int(os.Stderr.Fd()))})
+			dash, err := startTrainDashboard(serveAddr, cmd.ErrOrStderr()) // serve.go
+			if err != nil {
+				return err
+			}
+			defer dash.close()
+			res, err := train.Run(ctx, c, train.Options{Resume: resume, Overwrite: overwrite, Log: cmd.ErrOrStderr(), Progress: !quiet && term.IsTerminal(int(os.Stderr.Fd())), OnEvent: dash.hook()})
+			dash.finish(err)
 			if errors.Is(err, train.ErrInterrupted) {
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
 				os.Exit(130)
@@ -91,6 +98,7 @@ Ctrl-C saves a checkpoint; --resume continues exactly where the run stopped.`,
 	f.IntVar(&cfg.Threads, "threads", cfg.Threads, "compute threads (0 = all cores)")
 	f.Float64Var(&cfg.TimeBudget, "time-budget", cfg.TimeBudget, "fit training into this many seconds: the epochs are cut to what fits at the first epoch's speed (0 = no limit)")
 	f.StringVar(&cfg.Out, "out", cfg.Out, "output directory")
+	f.StringVar(&serveAddr, "serve", "", "serve a live dashboard (curves, per-class IoU, overlays) at http://ADDR/dashboard, e.g. 127.0.0.1:8081")
 	return cmd
 }
 
