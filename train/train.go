@@ -89,7 +89,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		}
 	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("train: out (--out) %s: want a folder: %w", cfg.Out, err)
 	}
 	// Temporary files of a killed run (a checkpoint half written) are garbage.
 	if _, err := atomicfile.RemoveStale(cfg.Out); err != nil {

@@ -196,6 +196,10 @@ func badInputCases() []badCase {
 			want: []string{"--out", "file.txt", "is a file"}},
 		{name: "predict/out-unwritable", args: []string{"predict", "--checkpoint", ckpt, "--input", "{fx}/img/a.png", "--out", "{fx}/file.txt/sub"},
 			want: []string{"--out", "file.txt/sub"}},
+		{name: "predict/one-bad-image-in-folder", args: []string{"predict", "--checkpoint", ckpt, "--input", "{fx}/mixed", "--out", "{out}/p"},
+			want: []string{"z.png", "--max-pixels"}, noOut: []string{"{out}/p/a.png", "{out}/p/a_overlay.png"}},
+		{name: "predict/max-pixels-lowered", args: []string{"predict", "--max-pixels", "100", "--checkpoint", ckpt, "--input", "{fx}/img/a.png", "--out", "{out}/p"},
+			want: []string{"a.png", "32×32", "--max-pixels"}, noOut: []string{"{out}/p/a.png"}},
 		{name: "predict/flags-missing", args: []string{"predict", "--checkpoint", ckpt}, want: []string{"--input", "--out"}},
 
 		// eval seg
@@ -239,6 +243,9 @@ func badInputCases() []badCase {
 		coco("eval-coco/dt-polygon-huge-coordinates", "{fx}/coco/gt.json", "{fx}/coco/dthugepoly.json", "segm", "dthugepoly.json", "coco.MaxPolygonLength"),
 		coco("eval-coco/dt-rle-wrong-size", "{fx}/coco/gt.json", "{fx}/coco/dtrlesize.json", "segm", "dtrlesize.json", "differs from the image"),
 		coco("eval-coco/dt-rle-corrupt-counts", "{fx}/coco/gt.json", "{fx}/coco/dtrle.json", "segm", "dtrle.json"),
+		coco("eval-coco/dt-truncated", "{fx}/coco/gt.json", "{fx}/coco/dttrunc.json", "bbox", "dttrunc.json", "line 1 column"),
+		{name: "eval-coco/pr-curve-is-a-directory", args: []string{"eval", "coco", "--gt", "{fx}/coco/gt.json", "--dt", "{fx}/coco/dt.json", "--pr-curve", "{out}"},
+			want: []string{"is a directory"}},
 		coco("eval-coco/iou-type-invalid", "{fx}/coco/gt.json", "{fx}/coco/dt.json", "keypoints", "--iou-type", "bbox or segm"),
 
 		// eval voc
@@ -261,6 +268,7 @@ func badInputCases() []badCase {
 		{name: "data-export/size-zero", args: []string{"data", "export", "shapes", "--out", "{out}/x", "--size", "0"}, want: []string{"--size 0", "16 … 4096"}, noOut: []string{"{out}/x"}},
 		{name: "data-export/size-huge", args: []string{"data", "export", "shapes", "--out", "{out}/x", "--size", "100000"}, want: []string{"--size 100000"}, noOut: []string{"{out}/x"}},
 		{name: "data-export/too-many-images", args: []string{"data", "export", "shapes", "--out", "{out}/x", "--train", "2000000000", "--size", "64"}, want: []string{"--train 2000000000", "GiB"}, noOut: []string{"{out}/x"}},
+		{name: "data-export/format-invalid", args: []string{"data", "export", "shapes", "--out", "{out}/x", "--format", "gif", "--train", "1", "--val", "1", "--size", "32"}, want: []string{`"gif"`, "png or jpg"}},
 		{name: "data-export/out-is-a-file", args: []string{"data", "export", "shapes", "--out", "{fx}/file.txt", "--train", "1", "--val", "1", "--size", "32"}, want: []string{"file.txt"}},
 
 		// data preview and augmentation specs
@@ -277,6 +285,7 @@ func badInputCases() []badCase {
 		preview("preview/jitter-hue-too-large", []string{"--augment", "jitter:h=0.9"}, "jitter:h=0.9", "[0, 0.5]"),
 		preview("preview/erasing-p-above-one", []string{"--augment", "random-erasing:p=1.5"}, "random-erasing:p=1.5", "want 0 <= p <= 1"),
 		preview("preview/erasing-scale-nan", []string{"--augment", "random-erasing:scale=NaN-0.3"}, "random-erasing:scale=NaN-0.3", "finite"),
+		preview("preview/crop-size-empty", []string{"--augment", "crop:size="}, "crop:size=", "HxW"),
 		preview("preview/unknown-transform", []string{"--augment", "rotate:deg=10"}, "rotate", "unknown transform"),
 		preview("preview/option-not-key-value", []string{"--augment", "flip:p"}, "flip:p", "KEY=VALUE"),
 		{name: "preview/coco-polygon-huge-coordinates", args: []string{"data", "preview", "--dataset", "coco", "--ann", "{fx}/coco/gthugepoly.json", "--images", "{fx}/coco/images", "--out", "{out}/g.png"},
@@ -309,6 +318,12 @@ func badInputCases() []badCase {
 		trainCase("train/config-wrong-type", []string{"--config", "{fx}/cfg/type.json"}, "type.json", "epochs"),
 		trainCase("train/config-missing", []string{"--config", "{fx}/cfg/none.json"}, "none.json"),
 		trainCase("train/voc-label-above-classes", []string{"--dataset", "{fx}/voclabel", "--batch", "1"}, "voclabel", "not below the class count"),
+		trainCase("train/out-is-a-file", []string{"--out", "{fx}/file.txt"}, "--out", "file.txt"),
+		trainCase("train/out-under-a-file", []string{"--out", "{fx}/file.txt/run"}, "--out", "file.txt/run"),
+		{name: "experiment/k-even", args: []string{"experiment", "large-kernel", "--k", "3,4", "--out", "{out}/study"},
+			want: []string{"--k 4", "odd"}, noOut: []string{"{out}/study"}},
+		{name: "experiment/seeds-invalid", args: []string{"experiment", "large-kernel", "--seeds", "-1", "--out", "{out}/study"},
+			want: []string{"--seeds"}, noOut: []string{"{out}/study"}},
 		trainCase("train/max-pixels-invalid", []string{"--max-pixels", "-5"}, "--max-pixels", "positive"),
 		// train --resume with other settings: refused, the run untouched
 		resume("train/resume-other-batch", []string{"--batch", "4"}, "checkpoint.safetensors", "batch 8 (now 4)"),
@@ -447,6 +462,8 @@ func buildBadInputFixtures(t *testing.T, fx string) {
 	jpeg.Encode(&jpgBuf, rgb, nil)
 	write("img/a.png", pngBuf.Bytes())
 	write("stems/b.png", pngBuf.Bytes())
+	write("mixed/a.png", pngBuf.Bytes())
+	write("mixed/z.png", pngHeader(100000, 100000, 8, 2))
 	write("stems/b.jpg", jpgBuf.Bytes())
 	write("bad/empty.png", nil)
 	write("bad/truncated.png", pngBuf.Bytes()[:pngBuf.Len()/2])
@@ -490,6 +507,7 @@ func buildBadInputFixtures(t *testing.T, fx string) {
 	write("coco/gt.json", []byte(cocoGT))
 	write("coco/images/a.png", pngBuf.Bytes())
 	write("coco/empty.json", nil)
+	write("coco/dttrunc.json", []byte(`[{"image_id":1,"category_id":1,"bbox":[2,2,10,10],"sc`))
 	write("coco/gttrunc.json", []byte(cocoGT[:60]))
 	write("coco/list.json", []byte(`[1, 2, 3]`))
 	write("coco/gtdeep.json", []byte(`{"info":`+strings.Repeat("[", 100000)+strings.Repeat("]", 100000)+`,"images":[],"annotations":[],"categories":[]}`))

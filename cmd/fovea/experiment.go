@@ -42,6 +42,20 @@ study that is run again reuses the runs that already finished. Runs of earlier s
 in the same folder (other settings) are kept in the table and chart.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Every setting is checked before the first training starts, so a bad
+			// value in a list is not found hours into the study.
+			if len(ks) == 0 || len(brs) == 0 || len(ups) == 0 || len(seeds) == 0 {
+				return fmt.Errorf("experiment large-kernel: --k, --br, --upsamplers and --seeds each need at least one value")
+			}
+			for _, up := range ups {
+				for _, k := range ks {
+					c := base
+					c.Model.K, c.Model.Upsampler = k, up
+					if err := c.Validate(); err != nil {
+						return fmt.Errorf("experiment large-kernel: --k %d --upsamplers %s: %w", k, up, err)
+					}
+				}
+			}
 			s := train.Study{Base: base, Ks: ks, BR: brs, Upsamplers: ups}
 			for _, sd := range seeds {
 				s.Seeds = append(s.Seeds, uint64(sd))

@@ -42,6 +42,13 @@ SegmentationClass), and DIR/NAME_overlay.png, the prediction tinted over the ima
 			if err != nil {
 				return err
 			}
+			// Headers first: an unreadable or oversized image is reported
+			// before any output is written.
+			for _, f := range files {
+				if _, _, err := data.ReadImageSize(f); err != nil {
+					return err
+				}
+			}
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return fmt.Errorf("--out %s: %w", out, err)
 			}
