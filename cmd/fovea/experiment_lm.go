@@ -120,6 +120,7 @@ parameters, log scale) into --out.`,
 	f.IntVar(&ft.Reduction, "reduction", ft.Reduction, "adapter reduction factor")
 	f.StringVar(&ft.Placement, "placement", ft.Placement, "adapter placement: houlsby or pfeiffer")
 	f.IntVar(&ft.PrefixLen, "prefix-len", ft.PrefixLen, "prefix tuning: virtual tokens")
+	f.BoolVar(&ft.PrefixProjection, "prefix-projection", ft.PrefixProjection, "prefix tuning: train through the MLP reparameterisation (its parameters then count as trainable)")
 	f.IntVar(&ft.PrefixHidden, "prefix-hidden", ft.PrefixHidden, "prefix tuning: reparameterisation MLP width")
 	f.Float64Var(&lrFull, "lr-full", 0, "learning rate of full fine-tuning (0: 1e-3)")
 	f.Float64Var(&lrLoRA, "lr-lora", 0, "learning rate of LoRA (0: 4e-3)")

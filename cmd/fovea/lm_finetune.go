@@ -70,7 +70,7 @@ func defaultLMFinetuneOptions() lmFinetuneOptions {
 	return lmFinetuneOptions{
 		Base: "runs/lm-base", Out: "runs/lm-finetune", Method: "lora",
 		R: 4, Alpha: 8, Targets: []string{"c_attn"}, Reduction: 16, Placement: "houlsby",
-		PrefixLen: 8, PrefixProjection: true, PrefixHidden: 128,
+		PrefixLen: 8, PrefixProjection: false, PrefixHidden: 128,
 		Epochs: 2, Batch: 16, WeightDecay: 0.01, WarmupFrac: 0.06, Seed: 1,
 		DataSeed: 1, TrainMRs: 1000, TrainRefs: 2, TestMRs: 120, MaxNew: 320,
 	}

@@ -52,8 +52,8 @@ type lmPretrainOptions struct {
 
 func defaultLMPretrainOptions() lmPretrainOptions {
 	return lmPretrainOptions{
-		Out: "runs/lm-base", Layers: 4, Width: 128, Heads: 4, Positions: 512, FeedForward: "gelu", Norm: "layernorm",
-		Docs: 4000, Seq: 128, Batch: 16, Steps: 800, Warmup: 50, LR: 2e-3, MinLRFrac: 0.1, WeightDecay: 0.1,
+		Out: "runs/lm-base", Layers: 4, Width: 128, Heads: 4, Positions: 448, FeedForward: "gelu", Norm: "layernorm",
+		Docs: 4000, Seq: 128, Batch: 16, Steps: 500, Warmup: 50, LR: 2e-3, MinLRFrac: 0.1, WeightDecay: 0.1,
 		Seed: 1, EvalEvery: 100, CheckpointEvery: 200,
 	}
 }
@@ -125,7 +125,8 @@ func init() {
 		Long: `Pre-train a small decoder-only transformer in GPT-2's layout (models/lm) with a
 byte-level tokenizer (ids 0-255 the bytes, 256 <|endoftext|>, 257 <sep>) on the generic
 English-like corpus of data/tabletext: --docs paragraphs drawn from --seed, joined with
-<|endoftext|>, cut into random windows of --seq tokens. AdamW (no decay on biases and
+<|endoftext|>, cut into random windows of --seq tokens, each step's windows placed at a
+random position offset so that all --positions position embeddings train. AdamW (no decay on biases and
 norms) with linear warm-up and cosine decay, gradients clipped to norm 1.
 
 Writes into --out: config.json + model.safetensors (the GPT-2 folder layout that
@@ -311,12 +312,16 @@ func runLMPretrain(ctx context.Context, o lmPretrainOptions, log io.Writer) (lmP
 		for _, g := range opt.Groups() {
 			g.LR = lr
 		}
-		ids := lmWindows(train, o.Batch, o.Seq, rand.New(rand.NewPCG(o.Seed, uint64(t)+1)))
+		brng := rand.New(rand.NewPCG(o.Seed, uint64(t)+1))
+		ids := lmWindows(train, o.Batch, o.Seq, brng)
+		// Each step's windows start at a random position id, so that every row of wpe
+		// up to n_positions trains although the windows are shorter.
+		posOff := brng.IntN(o.Positions - o.Seq + 1)
 		m.Rng = rand.New(rand.NewPCG(o.Seed^0xd50, uint64(t)))
 		for _, p := range params {
 			p.ReleaseGrad()
 		}
-		loss := lm.NextTokenLoss(m.Forward(ids), ids)
+		loss := lm.NextTokenLoss(m.ForwardWith(ids, lm.ForwardOptions{PosOffset: posOff}).Logits, ids)
 		mem.observe()
 		lastLoss = float64(loss.Item())
 		loss.BackwardRelease()
