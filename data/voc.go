@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -246,8 +247,8 @@ func (d *VOCDataset) readAnnotation(path string) ([]Box, error) {
 		var v [4]float64
 		for j, s := range []string{o.BndBox.XMin, o.BndBox.YMin, o.BndBox.XMax, o.BndBox.YMax} {
 			f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-			if err != nil {
-				return nil, fmt.Errorf("data: VOC annotation %s: object %d: bndbox field %s: want a number, got %q",
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				return nil, fmt.Errorf("data: VOC annotation %s: object %d: bndbox field %s: want a finite number, got %q",
 					path, k, [4]string{"xmin", "ymin", "xmax", "ymax"}[j], s)
 			}
 			v[j] = f
