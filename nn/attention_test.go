@@ -9,6 +9,14 @@ import (
 	"github.com/fovea-ml/fovea/tensor/tensortest"
 )
 
+// mhaGradTol is the tolerance of the attention gradients under the golden
+// measure. The fixtures are float32 PyTorch, and the gradients sum over every
+// query and key, so both sides carry float32 rounding of the order of 1e-5 of
+// the tensor's scale; the key bias gradient is mathematically zero (softmax
+// ignores a shift shared by all keys), so both sides of it are pure rounding
+// noise. Measured worst case 4.4e-5 (mha_bias_kv_zero_attn grad.in.q, AVX-512).
+const mhaGradTol = 1e-4
+
 func TestMultiheadAttentionGolden(t *testing.T) {
 	for _, c := range []struct {
 		name       string
@@ -51,12 +59,12 @@ func TestMultiheadAttentionGolden(t *testing.T) {
 				loss = tensor.Add(loss, tensor.SumAll(tensor.Mul(w, f.get(t, "gout.w"))))
 			}
 			loss.Backward()
-			f.check(t, "grad.in.q", q.Grad(), 1e-5)
+			f.check(t, "grad.in.q", q.Grad(), mhaGradTol)
 			if k != q {
-				f.check(t, "grad.in.k", k.Grad(), 1e-5)
-				f.check(t, "grad.in.v", v.Grad(), 1e-5)
+				f.check(t, "grad.in.k", k.Grad(), mhaGradTol)
+				f.check(t, "grad.in.v", v.Grad(), mhaGradTol)
 			}
-			f.checkGrads(t, m, 1e-5)
+			f.checkGrads(t, m, mhaGradTol)
 		})
 	}
 }
@@ -143,12 +151,12 @@ func TestMultiheadAttentionLayoutsGolden(t *testing.T) {
 			f.check(t, "out.w", w, 1e-5)
 			loss := tensor.Add(tensor.SumAll(tensor.Mul(y, f.get(t, "gout.y"))), tensor.SumAll(tensor.Mul(w, f.get(t, "gout.w"))))
 			loss.Backward()
-			f.check(t, "grad.in.q", q.Grad(), 1e-5)
+			f.check(t, "grad.in.q", q.Grad(), mhaGradTol)
 			if k != q {
-				f.check(t, "grad.in.k", k.Grad(), 1e-5)
-				f.check(t, "grad.in.v", v.Grad(), 1e-5)
+				f.check(t, "grad.in.k", k.Grad(), mhaGradTol)
+				f.check(t, "grad.in.v", v.Grad(), mhaGradTol)
 			}
-			f.checkGrads(t, m, 1e-5)
+			f.checkGrads(t, m, mhaGradTol)
 		})
 	}
 }

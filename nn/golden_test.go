@@ -14,6 +14,7 @@ import (
 
 	"github.com/fovea-ml/fovea/tensor"
 	"github.com/fovea-ml/fovea/tensor/tensortest"
+	"github.com/fovea-ml/fovea/tensor/tensortest/golden"
 )
 
 // fixture is one golden case written by scripts/golden_nn.py.
@@ -64,8 +65,15 @@ func readFixture(t *testing.T, name string) *fixture {
 	return f
 }
 
+// testTB is the part of testing.TB the fixture helpers use (a fake in
+// TestGoldenCheckSeesNaN).
+type testTB interface {
+	golden.TB
+	Fatalf(format string, args ...any)
+}
+
 // get returns a tensor of the fixture or fails.
-func (f *fixture) get(t *testing.T, key string) *tensor.Tensor {
+func (f *fixture) get(t testTB, key string) *tensor.Tensor {
 	t.Helper()
 	v, ok := f.tensors[key]
 	if !ok {
@@ -98,42 +106,24 @@ func (f *fixture) load(t *testing.T, m any) {
 	}
 }
 
-// goldenErrs collects the largest relative error seen per fixture, printed
-// by TestMain with -v for docs/nn.md.
+// goldenErrs collects the largest error seen per fixture, printed by
+// TestMain with FOVEA_GOLDEN_REPORT=1 for docs/nn.md.
 var goldenErrs = struct {
 	sync.Mutex
 	m map[string]float64
 }{m: map[string]float64{}}
 
-// check compares got with the fixture's key within rtol (relative, with an
-// absolute floor of rtol·max|want|·0.1 for values near zero) and records the
-// error.
-func (f *fixture) check(t *testing.T, key string, got *tensor.Tensor, rtol float64) {
+// check compares got with the fixture's key under the one golden measure
+// (golden.Err: max |got − want| / max(|want|, 0.01·max|want|)), fails above
+// tol and records the error.
+func (f *fixture) check(t testTB, key string, got *tensor.Tensor, tol float64) {
 	t.Helper()
-	want := f.get(t, key)
-	if got == nil {
-		t.Errorf("%s: %s: got nil", f.name, key)
-		return
-	}
-	if !tensor.SameShape(got.Shape(), want.Shape()) {
-		t.Errorf("%s: %s: shape %s, want %s", f.name, key, tensor.FormatShape(got.Shape()), tensor.FormatShape(want.Shape()))
-		return
-	}
-	scale := 0.0
-	for _, v := range want.Data() {
-		scale = math.Max(scale, math.Abs(float64(v)))
-	}
-	floor := math.Max(scale*0.1, 1e-6)
-	e := tensortest.MaxRelErr(got.Data(), want.Data(), floor)
+	e := tensortest.CheckTensor(t, "nn/"+f.name+"/"+key, got, f.get(t, key), tol)
 	goldenErrs.Lock()
 	if old, ok := goldenErrs.m[f.name]; !ok || e > old || math.IsNaN(e) {
 		goldenErrs.m[f.name] = e
 	}
 	goldenErrs.Unlock()
-	if e > rtol || math.IsNaN(e) {
-		t.Errorf("%s: %s: max relative error %.3g > %.3g\n%v", f.name, key, e, rtol,
-			tensortest.AllClose(got, want, rtol, floor*rtol))
-	}
 }
 
 // checkGrads compares the gradients of the named parameters of m with the
@@ -168,7 +158,7 @@ func runSingle(t *testing.T, name string, m Module, rtol float64) *fixture {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if os.Getenv("NN_GOLDEN_REPORT") != "" {
+	if golden.Reporting() {
 		names := make([]string, 0, len(goldenErrs.m))
 		for k := range goldenErrs.m {
 			names = append(names, k)
@@ -179,4 +169,32 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// nanTB records the failures of a helper under test.
+type nanTB struct{ failed bool }
+
+func (n *nanTB) Helper()               {}
+func (n *nanTB) Errorf(string, ...any) { n.failed = true }
+func (n *nanTB) Fatalf(string, ...any) { n.failed = true }
+func (n *nanTB) Logf(string, ...any)   {}
+
+// TestGoldenCheckSeesNaN: the fixture comparison fails a NaN-filled output
+// at every tolerance the tests use, and passes the fixture itself.
+func TestGoldenCheckSeesNaN(t *testing.T) {
+	f := readFixture(t, "linear")
+	want := f.get(t, "out.y")
+	nan := tensor.Full(float32(math.NaN()), want.Shape()...)
+	for _, tol := range []float64{1e-6, 1e-5, mhaGradTol, 1} {
+		fake := &nanTB{}
+		f.check(fake, "out.y", nan, tol)
+		if !fake.failed {
+			t.Errorf("tolerance %g: a NaN-filled output passed", tol)
+		}
+		fake = &nanTB{}
+		f.check(fake, "out.y", want.Clone(), tol)
+		if fake.failed {
+			t.Errorf("tolerance %g: the fixture itself failed", tol)
+		}
+	}
 }
