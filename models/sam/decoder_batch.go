@@ -31,6 +31,9 @@ type DecoderImage struct {
 	k0, v0, q0   []float32 // (N, C): layer 0's t2i keys and values, i2t queries
 	layerBias    [][]float32
 	finalBias    []float32 // (N, 2C): kpe·Wkᵀ + bk | bv of the final attention
+	layerW       [][]float32 // per later layer: [Wk; Wv; Wq] (3C, D), stacked
+	finalW       []float32   // [Wk; Wv] (2C, D) of the final attention
+	up1W, up2W   []float32   // the transposed convolutions' weights as GEMM matrices (convTWeight)
 	dense        *tensor.Tensor
 
 	mu      sync.Mutex
@@ -129,7 +132,11 @@ func (m *MaskDecoder) PrepareImage(image, pe, dense *tensor.Tensor) *DecoderImag
 			copy(b[p*3*c+2*c:], qb[p*c:(p+1)*c])
 		}
 		di.layerBias = append(di.layerBias, b)
+		di.layerW = append(di.layerW, stackWeights(l.CrossAttnTokenToImage.KProj, l.CrossAttnTokenToImage.VProj, l.CrossAttnImageToToken.QProj))
 	}
+	di.finalW = stackWeights(t.FinalAttnTokenToImage.KProj, t.FinalAttnTokenToImage.VProj)
+	di.up1W = convTWeight(m.OutputUpscaling[0].(*nn.ConvTranspose2d))
+	di.up2W = convTWeight(m.OutputUpscaling[3].(*nn.ConvTranspose2d))
 	f := t.FinalAttnTokenToImage
 	kb := affine(di.kpe, n, f.KProj)
 	vb := f.VProj.Bias.Data()
@@ -261,8 +268,7 @@ func (m *MaskDecoder) ForwardPreparedTo(dst []float32, img *DecoderImage, sparse
 					copy(sc.proj[b*n*3*c:(b+1)*n*3*c], bias)
 				}
 			})
-			w := stackWeights(l.CrossAttnTokenToImage.KProj, l.CrossAttnTokenToImage.VProj, l.CrossAttnImageToToken.QProj)
-			cpu.Sgemm(false, true, bs*n, 3*c, d, 1, keys, d, w, d, 1, sc.proj, 3*c)
+			cpu.Sgemm(false, true, bs*n, 3*c, d, 1, keys, d, img.layerW[li-1], d, 1, sc.proj, 3*c)
 			kd, vd, qd, ld, bstride = sc.proj, sc.proj[c:], sc.proj[2*c:], 3*c, n*3*c
 		}
 
@@ -305,7 +311,7 @@ func (m *MaskDecoder) ForwardPreparedTo(dst []float32, img *DecoderImage, sparse
 			copy(sc.proj[b*n*2*c:(b+1)*n*2*c], img.finalBias)
 		}
 	})
-	cpu.Sgemm(false, true, bs*n, 2*c, d, 1, keys, d, stackWeights(f.KProj, f.VProj), d, 1, sc.proj, 2*c)
+	cpu.Sgemm(false, true, bs*n, 2*c, d, 1, keys, d, img.finalW, d, 1, sc.proj, 2*c)
 	qp := f.QProj.Forward(tensor.Add(queries, tokens))
 	o := attendTokens(qp, sc.proj, sc.proj[c:], 2*c, n*2*c, n, f.Heads)
 	queries = t.NormFinalAttn.Forward(tensor.Add(queries, f.OutProj.Forward(o)))
@@ -325,7 +331,7 @@ func (m *MaskDecoder) ForwardPreparedTo(dst []float32, img *DecoderImage, sparse
 	if len(dst) != bs*k*16*n {
 		panic(fmt.Sprintf("sam.MaskDecoder.ForwardPreparedTo: %d values for %d×%d masks of %d×%d", len(dst), bs, k, 4*img.gh, 4*img.gw))
 	}
-	m.upscaleMasks(dst, sc, keys, hyperIn, bs, k, img.gh, img.gw)
+	m.upscaleMasks(dst, img, sc, keys, hyperIn, bs, k)
 	return iou
 }
 
@@ -335,7 +341,8 @@ func (m *MaskDecoder) ForwardPreparedTo(dst []float32, img *DecoderImage, sparse
 // channel): every input pixel's output is its 2×2 block of channel vectors, kept in that
 // order (LayerNorm2d and GELU are per pixel and the second convolution and the mask
 // product per pixel too), and the pixels are put in image order only in the masks.
-func (m *MaskDecoder) upscaleMasks(md []float32, sc *decoderScratch, keys, hyper []float32, bs, k, gh, gw int) {
+func (m *MaskDecoder) upscaleMasks(md []float32, img *DecoderImage, sc *decoderScratch, keys, hyper []float32, bs, k int) {
+	gh, gw := img.gh, img.gw
 	ct1 := m.OutputUpscaling[0].(*nn.ConvTranspose2d)
 	ln := m.OutputUpscaling[1].(*nn.LayerNorm2d)
 	ct2 := m.OutputUpscaling[3].(*nn.ConvTranspose2d)
@@ -343,12 +350,12 @@ func (m *MaskDecoder) upscaleMasks(md []float32, sc *decoderScratch, keys, hyper
 	n := gh * gw
 	// (B·N, D) · (D, 4·C1) → rows of 4 sub-pixels × C1.
 	sc.up1 = grow(sc.up1, bs*n*4*c1)
-	cpu.Sgemm(false, false, bs*n, 4*c1, d, 1, keys, d, convTWeight(ct1), 4*c1, 0, sc.up1, 4*c1)
+	cpu.Sgemm(false, false, bs*n, 4*c1, d, 1, keys, d, img.up1W, 4*c1, 0, sc.up1, 4*c1)
 	normRowsInPlace(sc.up1, c1, nil, 1, ct1.Bias.Data(), ln.Weight.Data(), ln.Bias.Data(), ln.Eps)
 	cpu.GELU(sc.up1, sc.up1)
 	// (B·4N, C1) · (C1, 4·C2) → rows of 4 sub-pixels × C2.
 	sc.up2 = grow(sc.up2, bs*n*16*c2)
-	cpu.Sgemm(false, false, bs*n*4, 4*c2, c1, 1, sc.up1, c1, convTWeight(ct2), 4*c2, 0, sc.up2, 4*c2)
+	cpu.Sgemm(false, false, bs*n*4, 4*c2, c1, 1, sc.up1, c1, img.up2W, 4*c2, 0, sc.up2, 4*c2)
 	b2 := ct2.Bias.Data()
 	cpu.ParallelGrain(bs*n*16, 1024, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
