@@ -3,7 +3,6 @@ package functional_test
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,7 +11,7 @@ import (
 
 	"github.com/fovea-ml/fovea/nn/functional"
 	"github.com/fovea-ml/fovea/tensor"
-	"github.com/fovea-ml/fovea/tensor/tensortest"
+	"github.com/fovea-ml/fovea/tensor/tensortest/golden"
 )
 
 // The golden fixtures are written by scripts/golden_functional.py with
@@ -201,27 +200,28 @@ func goldenOp(t *testing.T, op string, a goldenArgs, in []*tensor.Tensor) []*ten
 	return nil
 }
 
-// goldenFloor is the magnitude below which errors are measured absolutely:
-// the reported error is |got − want| / max(|want|, goldenFloor).
-const goldenFloor = 1.0
-
-// goldenTol is the largest error accepted (see goldenFloor).
+// goldenTol is the largest error accepted under the one golden measure,
+// golden.Err: max |got − want| / max(|want|, 0.01·max|want|).
 const goldenTol = 1e-5
 
-// relErr is the golden error measure.
-func relErr(got, want []float32) float64 {
-	var m float64
-	for i := range got {
-		g, w := float64(got[i]), float64(want[i])
-		if g == w || math.IsNaN(g) && math.IsNaN(w) {
-			continue
-		}
-		if math.IsNaN(g) || math.IsNaN(w) || math.IsInf(g, 0) || math.IsInf(w, 0) {
-			return math.Inf(1)
-		}
-		m = max(m, math.Abs(g-w)/max(math.Abs(w), goldenFloor))
+// caseTol is the tolerance of a case: goldenTol, except where the measured
+// worst case under the golden measure needs more (the fixtures are float32
+// PyTorch, so they carry PyTorch's own rounding).
+func caseTol(name string) float64 {
+	switch {
+	case strings.HasPrefix(name, "bicubic/"):
+		// Bicubic without antialiasing: PyTorch computes the source
+		// coordinate and the cubic coefficients in float32; fovea's
+		// differ by a few ulps, which moves outputs by up to ~1.3e-6 on
+		// inputs of scale ~2. Elements below 1 % of the scale are judged
+		// against that floor: measured worst case 6.3e-5
+		// (bicubic/noac/scale_2_1).
+		return 1e-4
+	case strings.HasPrefix(name, "gelu/"):
+		// GELU's gradient near its zero at x ≈ −0.75: measured 1.1e-5.
+		return 2e-5
 	}
-	return m
+	return goldenTol
 }
 
 func loadGolden(t *testing.T, file string) []goldenCase {
@@ -273,11 +273,8 @@ func runGolden(t *testing.T, file string) (fwd, bwd map[string]float64) {
 				if !tensor.SameShape(got.Shape(), want.Shape) {
 					t.Fatalf("output %d: shape %s, want %s", k, tensor.FormatShape(got.Shape()), tensor.FormatShape(want.Shape))
 				}
-				e := relErr(got.Data(), want.Data)
+				e := golden.Check(t, fmt.Sprintf("functional/%s/out%d", c.Name, k), got.Data(), want.Data, caseTol(c.Name))
 				fwd[key] = max(fwd[key], e)
-				if e > goldenTol {
-					t.Errorf("output %d: error %.3g > %.0g: %v", k, e, goldenTol, tensortest.SliceClose(got.Data(), want.Data, 0, 0))
-				}
 			}
 			if !outs[0].RequiresGrad() {
 				return
@@ -292,11 +289,8 @@ func runGolden(t *testing.T, file string) (fwd, bwd map[string]float64) {
 					t.Errorf("input %d: no gradient", i)
 					continue
 				}
-				e := relErr(g.Data(), want)
+				e := golden.Check(t, fmt.Sprintf("functional/%s/grad%d", c.Name, i), g.Data(), want, caseTol(c.Name))
 				bwd[key] = max(bwd[key], e)
-				if e > goldenTol {
-					t.Errorf("gradient of input %d: error %.3g > %.0g: %v", i, e, goldenTol, tensortest.SliceClose(g.Data(), want, 0, 0))
-				}
 			}
 		})
 	}
@@ -310,7 +304,7 @@ func reportErrors(t *testing.T, fwd, bwd map[string]float64) {
 	}
 	sort.Strings(ops)
 	var b strings.Builder
-	fmt.Fprintf(&b, "max error |got−want|/max(|want|,%g) per op:\n", goldenFloor)
+	fmt.Fprintf(&b, "error %s per op:\n", golden.Measure)
 	for _, op := range ops {
 		bs := "-"
 		if e, ok := bwd[op]; ok {
@@ -343,7 +337,7 @@ func TestAntialiasWeightsExact(t *testing.T) {
 		x := tensor.FromSlice(s.Data, s.Shape...)
 		y := functional.Interpolate(x, functional.InterpolateOptions{Size: pair(c.Args.Size), Mode: functional.InterpMode(c.Args.Mode),
 			AlignCorners: c.Args.AlignCorners, Antialias: true})
-		if e := relErr(y.Data(), c.Outputs[0].Data); e != 0 {
+		if e := golden.Err(y.Data(), c.Outputs[0].Data); e != 0 {
 			t.Errorf("%s: weights differ from PyTorch's (max error %.3g)", c.Name, e)
 		}
 	}
