@@ -276,6 +276,7 @@ func badInputCases() []badCase {
 		preview("preview/crop-huge", []string{"--augment", "crop:size=100000x100000"}, "crop:size=100000x100000", "--max-pixels"),
 		preview("preview/start-overflow", []string{"--start", "9223372036854775807"}, "--start 9223372036854775807"),
 		preview("preview/n-huge", []string{"--n", "100000000"}, "--n 100000000"),
+		preview("preview/shapes-too-much-memory", []string{"--size", "4096", "--n", "1000"}, "--size 4096", "GiB"),
 		preview("preview/flip-p-above-one", []string{"--augment", "flip:p=2"}, "flip:p=2", "probability in [0, 1]"),
 		preview("preview/flip-p-negative", []string{"--augment", "flip:p=-0.5"}, "flip:p=-0.5", "probability"),
 		preview("preview/scale-nan", []string{"--augment", "scale:min=NaN"}, "scale:min=NaN", "finite"),

@@ -83,6 +83,9 @@ func runPreview(cmd *cobra.Command, o previewOptions) error {
 		if o.start > maxPreviewShapes-o.n {
 			return fmt.Errorf("data preview: --start %d: shapes previews are generated from the first sample, want --start + --n ≤ %d", o.start, maxPreviewShapes)
 		}
+		if bytes := int64(o.start+o.n) * int64(o.size) * int64(o.size) * 3; bytes > maxExportBytes {
+			return fmt.Errorf("data preview: --start %d + --n %d shapes images of --size %d would take %.1f GiB to generate, more than %d GiB", o.start, o.n, o.size, float64(bytes)/(1<<30), maxExportBytes>>30)
+		}
 		ds = data.GenerateShapes(data.ShapesConfig{Size: o.size, Seed: o.seed}, o.split, o.start+o.n)
 	case "voc":
 		if o.root == "" {
