@@ -30,7 +30,7 @@ type DecoderImage struct {
 	keys0, kpe   []float32 // (N, D)
 	k0, v0, q0   []float32 // (N, C): layer 0's t2i keys and values, i2t queries
 	layerBias    [][]float32
-	finalBias    []float32 // (N, 2C): kpe·Wkᵀ + bk | bv of the final attention
+	finalBias    []float32   // (N, 2C): kpe·Wkᵀ + bk | bv of the final attention
 	layerW       [][]float32 // per later layer: [Wk; Wv; Wq] (3C, D), stacked
 	finalW       []float32   // [Wk; Wv] (2C, D) of the final attention
 	up1W, up2W   []float32   // the transposed convolutions' weights as GEMM matrices (convTWeight)
