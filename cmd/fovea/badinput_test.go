@@ -330,6 +330,8 @@ func badInputCases() []badCase {
 		resume("train/resume-other-batch", []string{"--batch", "4"}, "checkpoint.safetensors", "batch 8 (now 4)"),
 		resume("train/resume-other-data", []string{"--train-images", "16"}, "train_images 8 (now 16)"),
 		resume("train/resume-other-epochs", []string{"--epochs", "3"}, "epochs 1 (now 3)"),
+		{name: "train/resume-nan-checkpoint", args: []string{"train", "--quiet", "--resume", "--config", "{fx}/run/config.json", "--out", "{fx}/runnan"},
+			want: []string{"runnan/checkpoint.safetensors", "model.gcn.0.left1.weight", "NaN"}},
 		{name: "train/resume-without-checkpoint", args: trainArgs("--resume"), want: []string{"checkpoint.safetensors"}},
 		{name: "train/resume-truncated-checkpoint", args: []string{"train", "--quiet", "--resume", "--config", "{fx}/run/config.json", "--out", "{fx}/runtrunc"},
 			want: []string{"runtrunc/checkpoint.safetensors"}},
@@ -375,6 +377,17 @@ func buildBadInputFixtures(t *testing.T, fx string) {
 	write("runtrunc/config.json", read("run/config.json"))
 	ck := read("run/checkpoint.safetensors")
 	write("runtrunc/checkpoint.safetensors", ck[:len(ck)/2])
+
+	cts, cmeta := loadAll(t, filepath.Join(fx, "run/checkpoint.safetensors"))
+	for i := range cts {
+		if cts[i].Name == "model.gcn.0.left1.weight" {
+			cts[i].Float32[0] = float32(math.NaN())
+		}
+	}
+	write("runnan/config.json", read("run/config.json"))
+	if err := safetensors.Save(filepath.Join(fx, "runnan/checkpoint.safetensors"), cts, cmeta); err != nil {
+		t.Fatal(err)
+	}
 
 	// Checkpoints, broken in every way.
 	write("ckpt/empty.safetensors", nil)
