@@ -1,10 +1,12 @@
 package optim
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
 	"github.com/fovea-ml/fovea/tensor"
+	"github.com/fovea-ml/fovea/tensor/tensortest/golden"
 )
 
 type clipGolden struct {
@@ -42,16 +44,14 @@ func TestClipMatchesTorch(t *testing.T) {
 		}
 		ps := g.params()
 		total := ClipGradNorm(ps, c.MaxNorm, p)
-		maxErr := relErr(total, c.Total)
+		what := fmt.Sprintf("optim/clip_grad_norm/p=%v/max_norm=%v", p, c.MaxNorm)
+		golden.Check(t, what+"/total", []float64{total}, []float64{c.Total}, optimTol)
+		var got, want []float32
 		for i := range c.Grads {
-			for j, want := range c.Grads[i] {
-				maxErr = math.Max(maxErr, relErr(float64(ps[i].Grad().Data()[j]), float64(want)))
-			}
+			got = append(got, ps[i].Grad().Data()...)
+			want = append(want, c.Grads[i]...)
 		}
-		t.Logf("p=%v maxNorm=%v: total %.9g (torch %.9g), max rel err %.3g", p, c.MaxNorm, total, c.Total, maxErr)
-		if maxErr > 1e-6 {
-			t.Errorf("p=%v maxNorm=%v: max rel err %.3g > 1e-6", p, c.MaxNorm, maxErr)
-		}
+		golden.Check(t, what+"/grads", got, want, optimTol)
 		if ps[len(ps)-1].Grad() != nil {
 			t.Errorf("parameter without gradient got one")
 		}
