@@ -8,9 +8,27 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/fovea-ml/fovea/tensor/tensortest/golden"
 )
 
-func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol*math.Max(1, math.Abs(b)) }
+// near reports whether a matches the closed form b within tol under the one
+// golden measure (golden.Err; for one value |a − b| / |b|). NaN or Inf on
+// one side is never near.
+func near(a, b, tol float64) bool { return golden.Err([]float64{a}, []float64{b}) <= tol }
+
+// TestNearSeesNaN: a NaN or infinite result is never near its reference.
+func TestNearSeesNaN(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	for _, c := range [][2]float64{{nan, 1}, {1, nan}, {inf, 1}, {1, inf}, {-inf, inf}, {nan, 0}} {
+		if near(c[0], c[1], 1e300) {
+			t.Errorf("near(%v, %v) = true", c[0], c[1])
+		}
+	}
+	if !near(1+1e-16, 1, 1e-15) {
+		t.Error("near(1+1e-16, 1, 1e-15) = false")
+	}
+}
 
 func TestMean(t *testing.T) {
 	tests := []struct {
@@ -148,7 +166,13 @@ func TestEMAUpdateMatchesBatchNorm(t *testing.T) {
 	if err := json.Unmarshal(b, &g); err != nil {
 		t.Fatal(err)
 	}
+	if len(g.Cases) == 0 {
+		t.Fatal("bn_running.json: no cases")
+	}
 	for _, c := range g.Cases {
+		if len(c.Steps) == 0 {
+			t.Fatalf("bn_running.json: momentum %v has no steps", c.Momentum)
+		}
 		for k, st := range c.Steps {
 			avg := slices.Clone(st.Before)
 			if c.Momentum != nil {
