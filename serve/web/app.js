@@ -132,6 +132,12 @@ function showImage(bitmap) {
     c.height = bitmap.height;
   }
   $("image-canvas").getContext("2d").drawImage(bitmap, 0, 0);
+  // Show small images enlarged (up to 4×, 720 px wide) and large ones fitted to the window.
+  const avail = $("drop").clientWidth - 16;
+  const maxH = Math.max(200, window.innerHeight - 150);
+  let disp = Math.max(bitmap.width, Math.min(720, 4 * bitmap.width));
+  disp = Math.min(disp, avail, (maxH * bitmap.width) / bitmap.height);
+  $("stage").style.width = `${Math.round(disp)}px`;
   $("stage").hidden = false;
   $("drop-text").hidden = true;
   $("drop").classList.add("loaded");

@@ -5,7 +5,7 @@
 // It records the number of points drawn in canvas.dataset.points.
 "use strict";
 
-function niceTicks(lo, hi, n) {
+function niceTicks(lo, hi, n, integer) {
   if (!(hi > lo)) {
     const d = Math.abs(lo) || 1;
     lo -= d / 2;
@@ -13,7 +13,8 @@ function niceTicks(lo, hi, n) {
   }
   const raw = (hi - lo) / n;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  let step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  if (integer) step = Math.max(1, Math.round(step));
   const ticks = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(+v.toPrecision(12));
   return { lo, hi, ticks };
@@ -52,7 +53,7 @@ function drawChart(canvas, series, opts) {
     }
   }
   canvas.dataset.points = String(count);
-  const left = 52, right = 10, top = 8, bottom = 34;
+  const left = 52, right = 12, top = 22, bottom = 34;
   const pw = cw - left - right, ph = ch - top - bottom;
   ctx.strokeStyle = "#d8dde3";
   ctx.strokeRect(left, top, pw, ph);
@@ -63,7 +64,12 @@ function drawChart(canvas, series, opts) {
   }
   if (opts.ymin !== undefined) ymin = Math.min(ymin, opts.ymin);
   if (opts.ymax !== undefined) ymax = Math.max(ymax, opts.ymax);
-  const xt = niceTicks(xmin, xmax === xmin ? xmin + 1 : xmax, 6);
+  // A little room on both sides so that end points and their dots show whole.
+  const xpad = xmax === xmin ? 0.5 : 0.02 * (xmax - xmin);
+  const xt = niceTicks(xmin - xpad, xmax + xpad, 6, opts.integerX);
+  xt.ticks = xt.ticks.filter((v) => v >= xmin - xpad && v <= xmax + xpad);
+  xt.lo = xmin - xpad;
+  xt.hi = xmax + xpad;
   const yt = niceTicks(ymin, ymax, 5);
   const X = (x) => left + ((x - xt.lo) / (xt.hi - xt.lo)) * pw;
   const Y = (y) => top + ph - ((ty(y) - yt.lo) / (yt.hi - yt.lo)) * ph;
@@ -126,9 +132,9 @@ function drawChart(canvas, series, opts) {
   for (const s of series) {
     if (!s.name) continue;
     ctx.fillStyle = s.color;
-    ctx.fillRect(lx, top + 8, 10, 3);
+    ctx.fillRect(lx, 8, 10, 3);
     ctx.fillStyle = "#1d232a";
-    ctx.fillText(s.name, lx + 14, top + 10);
+    ctx.fillText(s.name, lx + 14, 10);
     lx += 24 + ctx.measureText(s.name).width;
   }
 }

@@ -35,8 +35,8 @@ function draw() {
     { name: "step", color: "rgba(30,120,210,0.3)", points: loss, width: 1 },
     { name: "smoothed", color: "#1e78d2", points: smooth(loss, 0.9), width: 2 },
     { name: "epoch mean", color: "#e8710a", points: epochLoss, dots: true, width: 1.5 },
-  ], { xlabel: "step" });
-  drawChart($("lr-chart"), [{ name: "", color: "#2e7d32", points: steps.map((p) => [p.step, p.lr]), width: 2 }], { xlabel: "step" });
+  ], { xlabel: "step", integerX: true });
+  drawChart($("lr-chart"), [{ name: "", color: "#2e7d32", points: steps.map((p) => [p.step, p.lr]), width: 2 }], { xlabel: "step", integerX: true });
 
   const names = [];
   for (const e of run.history) for (const k of Object.keys(e.metrics || {})) if (!names.includes(k)) names.push(k);
@@ -47,7 +47,7 @@ function draw() {
     points: run.history.map((e) => [e.epoch, e.metrics[k] === undefined ? null : e.metrics[k]]),
     dots: true,
     width: 2,
-  })), { xlabel: "epoch" });
+  })), { xlabel: "epoch", integerX: true, ymin: 0, ymax: 1 });
 
   const status = $("run-status");
   status.textContent = run.status + (run.error ? `: ${run.error}` : "");
