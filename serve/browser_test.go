@@ -128,8 +128,8 @@ func canvasMask(t *testing.T, ctx context.Context) []uint8 {
 }
 
 type pageMask struct {
-	ID   string  `json:"id"`
-	Area int     `json:"area"`
+	ID    string  `json:"id"`
+	Area  int     `json:"area"`
 	Score float64 `json:"score"`
 }
 
