@@ -64,8 +64,17 @@ def losses():
     write_st(os.path.join(OUT, "losses.safetensors"), {k: v.numpy() for k, v in out.items()})
 
 
-def step(dtype):
-    """Runs the step in dtype; returns the fixture's tensors."""
+def step(dtype, sam=None):
+    """Runs the step in dtype (on sam if given, else on step_model.pth); returns the
+    fixture's tensors."""
+    cfg = CASES["tiny_win"]
+    if sam is None:
+        sam = load_step_model(dtype)
+    sam.zero_grad(set_to_none=True)
+    return run_step(sam, cfg, dtype)
+
+
+def load_step_model(dtype):
     cfg = CASES["tiny_win"]
     sam = build(cfg)
     sam.load_state_dict(torch.load(os.path.join(OUT, "step_model.pth")))
@@ -79,6 +88,10 @@ def step(dtype):
         fwd, fwc = pel.forward, pel.forward_with_coords
         pel.forward = lambda size: fwd(size).to(dtype)
         pel.forward_with_coords = lambda c, size: fwc(c, size).to(dtype)
+    return sam
+
+
+def run_step(sam, cfg, dtype):
     S = cfg["image_size"]
     h, w = 64, 48
     rng = np.random.default_rng(3)
@@ -180,11 +193,33 @@ def step_fixture():
     write_st(os.path.join(OUT, "step.safetensors"), ref)
 
 
+def bench(n):
+    """Times the fixture's step (forward and backward, float32) in PyTorch: the twin of
+    BenchmarkGoldenStep in models/sam/samtrain. Run with 2 threads and without the
+    OpenBLAS overrides, as the project's speed comparisons:
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 scripts/golden_samtrain.py --sam-src DIR --bench 20"""
+    import time
+    torch.set_num_threads(2)
+    sam = load_step_model(torch.float32)
+    step(torch.float32, sam)  # warm-up
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        step(torch.float32, sam)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    print("PyTorch golden step: median %.2f ms over %d runs (min %.2f)" % (1e3 * times[len(times) // 2], n, 1e3 * times[0]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sam-src", required=True, help="checkout of facebookresearch/segment-anything")
+    ap.add_argument("--bench", type=int, default=0, help="time the step this many times instead of writing fixtures")
     args = ap.parse_args()
     sys.path.insert(0, args.sam_src)
+    if args.bench:
+        bench(args.bench)
+        return
     torch.manual_seed(0)
     os.makedirs(OUT, exist_ok=True)
     losses()

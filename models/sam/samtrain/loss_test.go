@@ -10,7 +10,7 @@ import (
 	"github.com/fovea-ml/fovea/tensor/tensortest"
 )
 
-func golden(t *testing.T, name string) func(string) *tensor.Tensor {
+func golden(t testing.TB, name string) func(string) *tensor.Tensor {
 	t.Helper()
 	f, err := safetensors.Open(filepath.Join("..", "..", "..", "testdata", "samtrain", name))
 	if err != nil {
