@@ -87,6 +87,9 @@ func newFile(name string, r io.ReaderAt, data []byte, size int64) (*File, error)
 	}
 	n := binary.LittleEndian.Uint64(prefix[:])
 	if n > MaxHeaderSize {
+		if string(prefix[:4]) == "PK\x03\x04" {
+			return fail("not a safetensors file but a zip archive (a PyTorch .pth? fovea convert writes safetensors from it)")
+		}
 		return fail("header length %d is more than the %d-byte limit", n, MaxHeaderSize)
 	}
 	if int64(n) > size-8 {

@@ -126,6 +126,13 @@ func ReadConfig(path string) (Config, error) {
 		if k, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			return c, fmt.Errorf("%s: unknown key %s, want one of %s (model: %s)", path, k, jsonKeys(Config{}), jsonKeys(gcn.Config{}))
 		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			return c, fmt.Errorf("%s: empty file, want a JSON object of training settings", path)
+		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return c, fmt.Errorf("%s: key %q: want a JSON %s, got a JSON %s", path, te.Field, jsonKind(te.Type.Kind()), te.Value)
+		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			line := 1 + bytes.Count(b[:min(int(se.Offset), len(b))], []byte{'\n'})
@@ -137,6 +144,21 @@ func ReadConfig(path string) (Config, error) {
 		return c, fmt.Errorf("%s: more than one JSON value (want one object of training settings)", path)
 	}
 	return c, nil
+}
+
+// jsonKind names what JSON value a Go kind is read from.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Int, reflect.Int64, reflect.Uint64, reflect.Float64:
+		return "number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "string"
+	case reflect.Struct:
+		return "object"
+	}
+	return k.String()
 }
 
 // jsonKeys lists the JSON keys of a struct's fields.

@@ -87,6 +87,7 @@ func TestBadInputCorpus(t *testing.T) {
 			} else if err == nil {
 				t.Errorf("fovea %s: no error; output:\n%s", strings.Join(args, " "), text)
 			} else {
+				t.Log(err) // go test -v shows every message of the corpus
 				for _, w := range c.want {
 					if !strings.Contains(err.Error(), sub(w)) {
 						t.Errorf("fovea %s:\nerror %q\nwant it to contain %q", strings.Join(args, " "), err, sub(w))
@@ -177,7 +178,7 @@ func badInputCases() []badCase {
 		predict("predict/checkpoint-no-metadata", "{fx}/ckpt/nometa.safetensors", "{fx}/img/a.png", "nometa.safetensors", "fovea.model"),
 		predict("predict/checkpoint-wrong-shape", "{fx}/ckpt/shape.safetensors", "{fx}/img/a.png", "shape.safetensors", "gcn.0.left1.bias"),
 		predict("predict/checkpoint-wrong-model", "{fx}/ckpt/resnet34.safetensors", "{fx}/img/a.png", "resnet34.safetensors"),
-		predict("predict/checkpoint-is-pth", "{fx}/pth/params.pth", "{fx}/img/a.png", "params.pth"),
+		predict("predict/checkpoint-is-pth", "{fx}/pth/params.pth", "{fx}/img/a.png", "params.pth", "not a safetensors file"),
 		// predict: images
 		predict("predict/input-missing", ckpt, "{fx}/img/none.png", "--input", "none.png"),
 		predict("predict/image-empty", ckpt, "{fx}/bad/empty.png", "empty.png", "empty file"),
@@ -315,8 +316,9 @@ func badInputCases() []badCase {
 		trainCase("train/config-unknown-key", []string{"--config", "{fx}/cfg/unknown.json"}, "unknown.json", `unknown key "batch_size"`),
 		trainCase("train/config-unknown-model-key", []string{"--config", "{fx}/cfg/unknownmodel.json"}, "unknownmodel.json", `unknown key "kernel"`),
 		trainCase("train/config-malformed", []string{"--config", "{fx}/cfg/malformed.json"}, "malformed.json", "not valid JSON"),
-		trainCase("train/config-empty", []string{"--config", "{fx}/cfg/empty.json"}, "empty.json"),
-		trainCase("train/config-wrong-type", []string{"--config", "{fx}/cfg/type.json"}, "type.json", "epochs"),
+		trainCase("train/config-empty", []string{"--config", "{fx}/cfg/empty.json"}, "empty.json", "empty file"),
+		trainCase("train/config-wrong-type", []string{"--config", "{fx}/cfg/type.json"}, "type.json", `key "epochs": want a JSON number, got a JSON string`),
+		trainCase("train/config-wrong-model-type", []string{"--config", "{fx}/cfg/modeltype.json"}, "modeltype.json", `key "model.br": want a JSON true or false`),
 		trainCase("train/config-missing", []string{"--config", "{fx}/cfg/none.json"}, "none.json"),
 		trainCase("train/voc-label-above-classes", []string{"--dataset", "{fx}/voclabel", "--batch", "1"}, "voclabel", "not below the class count"),
 		trainCase("train/out-is-a-file", []string{"--out", "{fx}/file.txt"}, "--out", "file.txt"),
@@ -578,6 +580,7 @@ func buildBadInputFixtures(t *testing.T, fx string) {
 	write("cfg/unknownmodel.json", []byte(`{"model": {"kernel": 9}}`))
 	write("cfg/malformed.json", []byte("{\n  \"epochs\": 1,\n  \"batch\": \n}"))
 	write("cfg/empty.json", nil)
+	write("cfg/modeltype.json", []byte(`{"model": {"br": 1}}`))
 	write("cfg/type.json", []byte(`{"epochs": "ten"}`))
 }
 

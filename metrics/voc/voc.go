@@ -188,7 +188,7 @@ func ReadDetections(path string) ([]Detection, error) {
 			v, err := strconv.ParseFloat(s, 64)
 			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 				name := [5]string{"score", "xmin", "ymin", "xmax", "ymax"}[k]
-				return nil, fmt.Errorf("%s:%d: %s = %q, want a number", path, line, name, s)
+				return nil, fmt.Errorf("%s:%d: %s = %q, want a finite number", path, line, name, s)
 			}
 			if k == 0 {
 				d.Score = v
