@@ -29,8 +29,8 @@ The Python side:
   - GEMM is torch.mm(a, b, out=c) and np.matmul(a, b, out=c) on float32;
     fwd cases run on tensors that do not require grad; fwdbwd cases set
     x.grad = w.grad = None, run the forward pass and y.backward(ones) with
-    x and the weights requiring grad, as `fovea bench` does with ZeroGrad
-    and BackwardWith;
+    x and the weights requiring grad (fwdbwdw cases: the weights only), as
+    `fovea bench` does with ZeroGrad and BackwardWith;
   - the sam-* cases run segment-anything's own code (build_sam_vit_b(),
     random weights, .eval(), torch.no_grad()) from a checkout given by
     --sam-src DIR or $FOVEA_SAM_SRC (the folder holding segment_anything/,
@@ -94,17 +94,22 @@ def gemm(m, k, n):
     return setup
 
 
-def conv(n, h, w, layers, backward):
-    """layers: (cin, cout, kh, kw, stride, (padH, padW)) applied in turn."""
+def conv(n, h, w, layers, backward, input_grad=True):
+    """layers: (cin, cout, kh, kw, stride, (padH, padW)) applied in turn;
+    input_grad=False: backward into the weights only (x does not require grad)."""
     def setup(side):
         if side != "torch":
             return None
         x = uniform((n, layers[0][0], h, w), 1)
         ws = [uniform((co, ci, kh, kw), 2 + i) for i, (ci, co, kh, kw, _, _) in enumerate(layers)]
-        flops, hh, ww = 0.0, h, w
-        for ci, co, kh, kw, s, (ph, pw) in layers:
+        flops, work, hh, ww = 0.0, 0.0, h, w
+        for i, (ci, co, kh, kw, s, (ph, pw)) in enumerate(layers):
             oh, ow = (hh + 2 * ph - kh) // s + 1, (ww + 2 * pw - kw) // s + 1
-            flops += 2.0 * n * co * oh * ow * ci * kh * kw
+            f = 2.0 * n * co * oh * ow * ci * kh * kw
+            flops += f
+            # backward: the weight gradient, and the input gradient unless
+            # this is the first layer and x does not require grad
+            work += f * (3 if input_grad or i > 0 else 2)
             hh, ww = oh, ow
 
         def forward():
@@ -115,7 +120,7 @@ def conv(n, h, w, layers, backward):
 
         if not backward:
             return forward, flops
-        x.requires_grad_(True)
+        x.requires_grad_(input_grad)
         for wt in ws:
             wt.requires_grad_(True)
         ones = torch.ones_like(forward().detach())
@@ -125,7 +130,7 @@ def conv(n, h, w, layers, backward):
             for wt in ws:
                 wt.grad = None
             forward().backward(ones)
-        return run, 3 * flops
+        return run, work
     return setup
 
 
@@ -300,6 +305,8 @@ CASES = {
     "conv3x3-n8-c64-56-fwd": conv(8, 56, 56, [(64, 64, 3, 3, 1, (1, 1))], False),
     "conv3x3-n8-c64-56-fwdbwd": conv(8, 56, 56, [(64, 64, 3, 3, 1, (1, 1))], True),
     "conv3x3s2-n8-c3to32-128-fwd": conv(8, 128, 128, [(3, 32, 3, 3, 2, (1, 1))], False),
+    "conv3x3s2-n8-c3to32-128-fwdbwd": conv(8, 128, 128, [(3, 32, 3, 3, 2, (1, 1))], True),
+    "conv3x3s2-n8-c3to32-128-fwdbwdw": conv(8, 128, 128, [(3, 32, 3, 3, 2, (1, 1))], True, input_grad=False),
     "gcn-k15-n8-c256to21-32-fwdbwd": conv(8, 32, 32, [(256, 21, 15, 1, 1, (7, 0)),
                                                       (21, 21, 1, 15, 1, (0, 7))], True),
     "bilinear2x-n8-c64-64-fwd": bilinear,

@@ -13,7 +13,10 @@
 //     gradient, so nothing is recorded;
 //   - "fwdbwd" cases mark the input and the weights as requiring a gradient,
 //     drop their old gradients (ZeroGrad, torch's grad = None), run the
-//     forward pass and then BackwardWith a ones gradient of the output's shape.
+//     forward pass and then BackwardWith a ones gradient of the output's shape;
+//   - "fwdbwdw" cases do the same with only the weights requiring a gradient
+//     (a network's first layer, whose input is data), so the input gradient
+//     is not computed.
 //
 // Convolutions have no bias. The GEMM cases compute C = A·B with A (M, K),
 // B (K, N) and C (M, N), all row-major, and are named gemm-M (M = N = K) or
@@ -85,8 +88,9 @@ var registry = []Case{
 		{cin: 64, cout: 64, kh: 3, kw: 3, stride: 1, padH: 1, padW: 1}}}),
 	convCase("conv3x3-n8-c64-56-fwdbwd", true, convSpec{n: 8, h: 56, w: 56, layers: []convLayer{
 		{cin: 64, cout: 64, kh: 3, kw: 3, stride: 1, padH: 1, padW: 1}}}),
-	convCase("conv3x3s2-n8-c3to32-128-fwd", false, convSpec{n: 8, h: 128, w: 128, layers: []convLayer{
-		{cin: 3, cout: 32, kh: 3, kw: 3, stride: 2, padH: 1, padW: 1}}}),
+	convCase("conv3x3s2-n8-c3to32-128-fwd", false, stemConv),
+	convCase("conv3x3s2-n8-c3to32-128-fwdbwd", true, stemConv),
+	convCaseWeightGrad("conv3x3s2-n8-c3to32-128-fwdbwdw", stemConv),
 	convCase("gcn-k15-n8-c256to21-32-fwdbwd", true, convSpec{n: 8, h: 32, w: 32, layers: []convLayer{
 		{cin: 256, cout: 21, kh: 15, kw: 1, stride: 1, padH: 7, padW: 0},
 		{cin: 21, cout: 21, kh: 1, kw: 15, stride: 1, padH: 0, padW: 7}}}),
@@ -201,6 +205,11 @@ func gemmCase(name string, m, k, n int) Case {
 // shrink divides a full-size dimension by f, keeping it at least 3.
 func shrink(v, f int) int { return max(v/f, 3) }
 
+// stemConv is a ResNet stem convolution: few input channels, so the GEMM
+// depth (Cin·KH·KW = 27) is small.
+var stemConv = convSpec{n: 8, h: 128, w: 128, layers: []convLayer{
+	{cin: 3, cout: 32, kh: 3, kw: 3, stride: 2, padH: 1, padW: 1}}}
+
 // convLayer is one convolution of a chain.
 type convLayer struct {
 	cin, cout, kh, kw, stride, padH, padW int
@@ -217,44 +226,66 @@ func (l convLayer) opts() tensor.ConvOptions {
 }
 
 // flops is one forward pass of the chain: 2·N·Cout·OH·OW·Cin·KH·KW per layer.
-func (s convSpec) flops() float64 {
+func (s convSpec) flops() float64 { return s.passFlops(false, false) }
+
+// passFlops is the work of a run: one forward pass (the count of flops) per
+// layer, and with backward one more for each weight gradient and one for
+// each input gradient computed (every layer's when inputGrad, else every
+// layer's but the first).
+func (s convSpec) passFlops(backward, inputGrad bool) float64 {
 	total := 0.0
 	h, w := s.h, s.w
-	for _, l := range s.layers {
+	for i, l := range s.layers {
 		oh := (h+2*l.padH-l.kh)/l.stride + 1
 		ow := (w+2*l.padW-l.kw)/l.stride + 1
-		total += 2 * float64(s.n) * float64(l.cout) * float64(oh) * float64(ow) * float64(l.cin*l.kh*l.kw)
+		passes := 1.0
+		if backward {
+			passes++
+			if inputGrad || i > 0 {
+				passes++
+			}
+		}
+		total += passes * 2 * float64(s.n) * float64(l.cout) * float64(oh) * float64(ow) * float64(l.cin*l.kh*l.kw)
 		h, w = oh, ow
 	}
 	return total
 }
 
-func (s convSpec) doc(backward bool) string {
+func (s convSpec) doc(backward, inputGrad bool) string {
 	var parts []string
 	for _, l := range s.layers {
 		parts = append(parts, fmt.Sprintf("%d×%d conv %d→%d stride %d pad (%d, %d)", l.kh, l.kw, l.cin, l.cout, l.stride, l.padH, l.padW))
 	}
 	d := fmt.Sprintf("%s on x (%d, %d, %d, %d), no bias", strings.Join(parts, ", then "), s.n, s.layers[0].cin, s.h, s.w)
-	if backward {
+	switch {
+	case backward && inputGrad:
 		d += "; forward, then backward of a ones gradient into x and the weights"
+	case backward:
+		d += "; forward, then backward of a ones gradient into the weights only (x does not require grad)"
 	}
 	return d
 }
 
 func convCase(name string, backward bool, spec convSpec) Case {
+	return newConvCase(name, backward, backward, spec)
+}
+
+// convCaseWeightGrad is a forward+backward case where only the weights
+// require a gradient, not the input x.
+func convCaseWeightGrad(name string, spec convSpec) Case {
+	return newConvCase(name, true, false, spec)
+}
+
+func newConvCase(name string, backward, inputGrad bool, spec convSpec) Case {
 	api := "tensor.Conv2d"
 	if backward {
 		api += "+BackwardWith"
 	}
-	passes := 1.0
-	if backward {
-		passes = 3
-	}
 	return Case{
 		Name:  name,
 		API:   api,
-		Doc:   spec.doc(backward),
-		Flops: passes * spec.flops(),
+		Doc:   spec.doc(backward, inputGrad),
+		Flops: spec.passFlops(backward, inputGrad),
 		Setup: func(sz Size) Work {
 			s := spec
 			if sz == Tiny {
@@ -276,7 +307,7 @@ func convCase(name string, backward bool, spec convSpec) Case {
 			if !backward {
 				return Work{Run: func() { forward() }, Flops: s.flops()}
 			}
-			x.SetRequiresGrad(true)
+			x.SetRequiresGrad(inputGrad)
 			for _, w := range ws {
 				w.SetRequiresGrad(true)
 			}
@@ -289,7 +320,7 @@ func convCase(name string, backward bool, spec convSpec) Case {
 					}
 					forward().BackwardWith(ones)
 				},
-				Flops: 3 * s.flops(),
+				Flops: s.passFlops(true, inputGrad),
 			}
 		},
 	}

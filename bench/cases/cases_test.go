@@ -42,7 +42,8 @@ func TestCaseList(t *testing.T) {
 	want := []string{
 		"gemm-1024", "gemm-2048", "gemm-4096x576x64",
 		"conv3x3-n8-c64-56-fwd", "conv3x3-n8-c64-56-fwdbwd",
-		"conv3x3s2-n8-c3to32-128-fwd", "gcn-k15-n8-c256to21-32-fwdbwd",
+		"conv3x3s2-n8-c3to32-128-fwd", "conv3x3s2-n8-c3to32-128-fwdbwd", "conv3x3s2-n8-c3to32-128-fwdbwdw",
+		"gcn-k15-n8-c256to21-32-fwdbwd",
 		"bilinear2x-n8-c64-64-fwd", "pixelshuffle2-n8-c64-64-fwd",
 		"sam-vitb-encoder-1024", "sam-vitb-prompt-decoder",
 		"sam-vitb-grid-decoder-32", "sam-vitb-auto-1024x768",
@@ -64,6 +65,8 @@ func TestFlops(t *testing.T) {
 		{"conv3x3-n8-c64-56-fwd", 2 * 8 * 64 * 56 * 56 * 64 * 9},
 		{"conv3x3-n8-c64-56-fwdbwd", 3 * 2 * 8 * 64 * 56 * 56 * 64 * 9},
 		{"conv3x3s2-n8-c3to32-128-fwd", 2 * 8 * 32 * 64 * 64 * 3 * 9},
+		{"conv3x3s2-n8-c3to32-128-fwdbwd", 3 * 2 * 8 * 32 * 64 * 64 * 3 * 9},
+		{"conv3x3s2-n8-c3to32-128-fwdbwdw", 2 * 2 * 8 * 32 * 64 * 64 * 3 * 9},
 		{"gcn-k15-n8-c256to21-32-fwdbwd", 3 * (2*8*21*32*32*256*15 + 2*8*21*32*32*21*15)},
 		{"bilinear2x-n8-c64-64-fwd", 0},
 		{"pixelshuffle2-n8-c64-64-fwd", 0},
@@ -84,6 +87,18 @@ func TestFlops(t *testing.T) {
 	c, _ = Lookup("conv3x3-n8-c64-56-fwdbwd")
 	if got, want := c.Setup(Tiny).Flops, 3.0*2*2*4*14*14*4*9; got != want {
 		t.Errorf("tiny conv3x3-n8-c64-56-fwdbwd: flops %g, want %g", got, want)
+	}
+	c, _ = Lookup("conv3x3s2-n8-c3to32-128-fwdbwdw")
+	if got, want := c.Setup(Tiny).Flops, 2.0*2*2*4*16*16*3*9; got != want {
+		t.Errorf("tiny conv3x3s2-n8-c3to32-128-fwdbwdw: flops %g, want %g", got, want)
+	}
+	// Without the input gradient, a chain still computes the input
+	// gradients of every layer but the first.
+	gcn := convSpec{n: 8, h: 32, w: 32, layers: []convLayer{
+		{cin: 256, cout: 21, kh: 15, kw: 1, stride: 1, padH: 7},
+		{cin: 21, cout: 21, kh: 1, kw: 15, stride: 1, padW: 7}}}
+	if got, want := gcn.passFlops(true, false), float64(2*2*8*21*32*32*256*15+3*2*8*21*32*32*21*15); got != want {
+		t.Errorf("gcn chain, weights only: flops %g, want %g", got, want)
 	}
 	if w := (Work{}); w.GFLOPS(1) != 0 {
 		t.Error("GFLOPS of a case without flops is not 0")
@@ -129,7 +144,7 @@ func TestSelect(t *testing.T) {
 		{nil, strings.Join(Names(), " "), ""},
 		{[]string{"gemm-*"}, "gemm-1024 gemm-2048 gemm-4096x576x64", ""},
 		{[]string{"pixelshuffle2-n8-c64-64-fwd", "gemm-1024", "gemm-1024"}, "gemm-1024 pixelshuffle2-n8-c64-64-fwd", ""},
-		{[]string{"*-fwdbwd"}, "conv3x3-n8-c64-56-fwdbwd gcn-k15-n8-c256to21-32-fwdbwd", ""},
+		{[]string{"*-fwdbwd"}, "conv3x3-n8-c64-56-fwdbwd conv3x3s2-n8-c3to32-128-fwdbwd gcn-k15-n8-c256to21-32-fwdbwd", ""},
 		{[]string{"gemm-3"}, "", `unknown case "gemm-3"; known cases: gemm-1024,`},
 		{[]string{"[x"}, "", `case pattern "[x"`},
 	}

@@ -155,48 +155,121 @@ func buildConvView(p ConvParams) *convView {
 			v.phaseUsed[kh*p.DilH%p.StrideH*p.StrideW+kw*p.DilW%p.StrideW] = true
 		}
 	}
+	if v.direct {
+		for ci := 0; ci < v.cg; ci++ {
+			for kh := 0; kh < p.KH; kh++ {
+				v.offs[ci*p.KH+kh] = int32(ci*p.H*p.W + kh*p.DilH*p.W) // KW == 1
+			}
+		}
+	} else {
+		v.planeOffs(v.hq, v.offs)
+	}
+	v.offLo, v.offHi = minmax(v.offs)
+	return v
+}
+
+// planeOffs sets offs[(ci·KH + kh)·KW + kw] to the offset of row p =
+// (ci, kh, kw) of the im2col matrix in phase planes of bh rows of Wq each
+// (plane (a, b, ci) at ((a·StrideW + b)·Cg + ci)·bh·Wq, as fillRows lays
+// them out): bh = Hq for the whole image, fewer for a band of rows.
+func (v *convView) planeOffs(bh int, offs []int32) {
+	p := v.p
+	plane := bh * v.wq
 	for ci := 0; ci < v.cg; ci++ {
 		for kh := 0; kh < p.KH; kh++ {
 			for kw := 0; kw < p.KW; kw++ {
 				dy, dx := kh*p.DilH, kw*p.DilW
 				a, b := dy%p.StrideH, dx%p.StrideW
-				off := ((a*p.StrideW+b)*v.cg+ci)*v.plane + dy/p.StrideH*v.wq + dx/p.StrideW
-				if v.direct {
-					off = ci*p.H*p.W + dy*p.W
-				}
-				v.offs[(ci*p.KH+kh)*p.KW+kw] = int32(off)
+				offs[(ci*p.KH+kh)*p.KW+kw] = int32(((a*p.StrideW+b)*v.cg+ci)*plane + dy/p.StrideH*v.wq + dx/p.StrideW)
 			}
 		}
 	}
-	v.offLo, v.offHi = minmax(v.offs)
-	return v
 }
 
 // fill writes the phase planes of one image-group xg (cg, H, W) into buf
 // (bufLen values).
 func (v *convView) fill(xg, buf []float32) {
 	p := v.p
-	sh, sw := p.StrideH, p.StrideW
-	if sh == 1 && sw == 1 {
+	if p.StrideH == 1 && p.StrideW == 1 {
 		v.fill1(xg, buf)
 		return
 	}
+	v.fillRows(xg, buf, 0, v.hq, v.hq, true)
+	clear(buf[len(buf)-v.wq:])
+}
+
+// fillRows writes the rows [i0, i1) of the phase planes of one image-group
+// xg (cg, H, W) into buf, laid out as planes of bh ≥ i1 − i0 rows of Wq
+// (plane (a, b, ci) at ((a·StrideW + b)·Cg + ci)·bh·Wq, phase row i at
+// (i − i0)·Wq in it): the whole planes for i0 = 0, i1 = bh = Hq, the rows
+// a band of output rows reads otherwise (see planeOffs). The planes of
+// phases that no kernel position reads are cleared when clearUnused, else
+// left alone. For StrideW == 2 each input row is split into its even and
+// odd columns straight into the two column phases' rows, and only the few
+// border positions are set one by one.
+func (v *convView) fillRows(xg, buf []float32, i0, i1, bh int, clearUnused bool) {
+	p := v.p
+	sh, sw := p.StrideH, p.StrideW
+	plane := bh * v.wq
+	planeOf := func(a, b, ci int) []float32 {
+		o := ((a*sw+b)*v.cg + ci) * plane
+		return buf[o : o+plane]
+	}
+	// For StrideW == 2, phase b holds padded column 2j+b, input column
+	// 2j + t with t = b − PadW: the even input columns (shifted by qe) go
+	// to one phase, the odd ones (shifted by qo) to the other.
+	var be, bo, qe, qo, iStart, iEnd int
 	if sw == 2 {
-		v.fill2(xg, buf)
-		return
+		for b := 0; b < 2; b++ {
+			t := b - p.PadW
+			if t&1 == 0 {
+				be, qe = b, t>>1
+			} else {
+				bo, qo = b, t>>1
+			}
+		}
+		iStart = max(0, qe, qo)
+		iEnd = min(p.W/2, v.wq+qe, v.wq+qo)
 	}
 	for a := 0; a < sh; a++ {
 		for b := 0; b < sw; b++ {
-			if !v.phaseUsed[a*sw+b] {
-				clear(buf[(a*sw+b)*v.cg*v.plane : (a*sw+b+1)*v.cg*v.plane])
+			if !v.phaseUsed[a*sw+b] && (sw != 2 || !v.phaseUsed[a*sw+1-b]) {
+				if clearUnused {
+					for ci := 0; ci < v.cg; ci++ {
+						clear(planeOf(a, b, ci)[:(i1-i0)*v.wq])
+					}
+				}
 				continue
+			}
+			if sw == 2 && b == 1 {
+				continue // written with b = 0
 			}
 			for ci := 0; ci < v.cg; ci++ {
 				src := xg[ci*p.H*p.W : (ci+1)*p.H*p.W]
-				dst := buf[((a*sw+b)*v.cg+ci)*v.plane : ((a*sw+b)*v.cg+ci+1)*v.plane]
-				for i := 0; i < v.hq; i++ {
-					row := dst[i*v.wq : (i+1)*v.wq]
+				dst := planeOf(a, b, ci)
+				var dstO []float32
+				if sw == 2 {
+					dst, dstO = planeOf(a, be, ci), planeOf(a, bo, ci)
+				}
+				for i := i0; i < i1; i++ {
+					row := dst[(i-i0)*v.wq : (i-i0+1)*v.wq]
 					y := i*sh + a - p.PadH
+					if sw == 2 {
+						rowO := dstO[(i-i0)*v.wq : (i-i0+1)*v.wq]
+						if y < 0 || y >= p.H {
+							clear(row)
+							clear(rowO)
+							continue
+						}
+						srow := src[y*p.W : (y+1)*p.W]
+						if iEnd > iStart {
+							deinterleave2(row[iStart-qe:iEnd-qe], rowO[iStart-qo:iEnd-qo], srow[2*iStart:2*iEnd])
+						}
+						// The borders: row[j] = srow[2(j+qe)], rowO[j] = srow[2(j+qo)+1], 0 outside.
+						fillBorder(row, srow, qe, 0, iStart, iEnd)
+						fillBorder(rowO, srow, qo, 1, iStart, iEnd)
+						continue
+					}
 					if y < 0 || y >= p.H {
 						clear(row)
 						continue
@@ -230,7 +303,6 @@ func (v *convView) fill(xg, buf []float32) {
 			}
 		}
 	}
-	clear(buf[len(buf)-v.wq:])
 }
 
 // fill1 is fill for stride 1, where the one phase plane is the padded
@@ -253,58 +325,6 @@ func (v *convView) fill1(xg, buf []float32) {
 	// With PadH == 0 the last row's zeros run PadW values past its plane:
 	// into the next plane's top, cleared after, or from the last plane into
 	// the slack, cleared here.
-	clear(buf[len(buf)-v.wq:])
-}
-
-// fill2 is fill for StrideW == 2: each input row is split into its even
-// and odd columns straight into the two column phases' rows, and only the
-// few border positions are set one by one.
-func (v *convView) fill2(xg, buf []float32) {
-	p := v.p
-	sh := p.StrideH
-	// Phase b holds padded column 2j+b, input column 2j + t with t = b − PadW:
-	// the even input columns (shifted by qe) go to one phase, the odd ones
-	// (shifted by qo) to the other.
-	var be, bo, qe, qo int
-	for b := 0; b < 2; b++ {
-		t := b - p.PadW
-		if t&1 == 0 {
-			be, qe = b, t>>1
-		} else {
-			bo, qo = b, t>>1
-		}
-	}
-	pairs := p.W / 2
-	iStart := max(0, qe, qo)
-	iEnd := min(pairs, v.wq+qe, v.wq+qo)
-	for a := 0; a < sh; a++ {
-		if !v.phaseUsed[a*2] && !v.phaseUsed[a*2+1] {
-			clear(buf[a*2*v.cg*v.plane : (a+1)*2*v.cg*v.plane])
-			continue
-		}
-		for ci := 0; ci < v.cg; ci++ {
-			src := xg[ci*p.H*p.W : (ci+1)*p.H*p.W]
-			re := buf[((a*2+be)*v.cg+ci)*v.plane : ((a*2+be)*v.cg+ci+1)*v.plane]
-			ro := buf[((a*2+bo)*v.cg+ci)*v.plane : ((a*2+bo)*v.cg+ci+1)*v.plane]
-			for i := 0; i < v.hq; i++ {
-				rowE := re[i*v.wq : (i+1)*v.wq]
-				rowO := ro[i*v.wq : (i+1)*v.wq]
-				y := i*sh + a - p.PadH
-				if y < 0 || y >= p.H {
-					clear(rowE)
-					clear(rowO)
-					continue
-				}
-				srow := src[y*p.W : (y+1)*p.W]
-				if iEnd > iStart {
-					deinterleave2(rowE[iStart-qe:iEnd-qe], rowO[iStart-qo:iEnd-qo], srow[2*iStart:2*iEnd])
-				}
-				// The borders: rowE[j] = srow[2(j+qe)], rowO[j] = srow[2(j+qo)+1], 0 outside.
-				fillBorder(rowE, srow, qe, 0, iStart, iEnd)
-				fillBorder(rowO, srow, qo, 1, iStart, iEnd)
-			}
-		}
-	}
 	clear(buf[len(buf)-v.wq:])
 }
 
@@ -397,6 +417,10 @@ func Conv2dForward(p ConvParams, x, w, bias, y []float32) {
 	v := newConvView(p)
 	if chunk := v.forwardChunk(); chunk > 1 {
 		convForwardBatched(v, x, w, bias, y, chunk)
+		return
+	}
+	if k := active; v.useDirect(k) {
+		convForwardDirect(v, k, x, w, bias, y)
 		return
 	}
 	ohw := v.oh * v.ow
@@ -554,6 +578,10 @@ func Conv2dBackwardWeight(p ConvParams, x, dy, dw, dbias []float32) {
 	v := newConvView(p)
 	if chunk := v.weightChunk(); chunk > 1 {
 		convBackwardWeightBatched(v, x, dy, dw, chunk)
+		return
+	}
+	if k := active; v.useDirect(k) {
+		convBackwardWeightDirect(v, k, x, dy, dw)
 		return
 	}
 	// Each thread accumulates into its own copy of dw.

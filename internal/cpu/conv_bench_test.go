@@ -113,3 +113,37 @@ func BenchmarkConv(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkConvStem times the stem convolution of `fovea bench`
+// (conv3x3s2-n8-c3to32-128) pass by pass.
+func BenchmarkConvStem(b *testing.B) {
+	p := ConvParams{N: 8, C: 3, H: 128, W: 128, Cout: 32, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}
+	for _, pass := range []struct {
+		name string
+		run  func(c *convBench)
+	}{
+		{"fwd", func(c *convBench) { Conv2dForward(c.p, c.x, c.w, nil, c.y) }},
+		{"bwddata", func(c *convBench) { Conv2dBackwardData(c.p, c.dy, c.w, c.dx) }},
+		{"bwdweight", func(c *convBench) { Conv2dBackwardWeight(c.p, c.x, c.dy, c.dw, nil) }},
+	} {
+		for _, depth := range []int{directMaxDepth, 0} {
+			name := pass.name
+			if depth == 0 {
+				name += "-gemm" // the GEMM path, for comparison
+			}
+			b.Run(name, func(b *testing.B) {
+				benchThreads(b)
+				saved := directMaxDepth
+				directMaxDepth = depth
+				defer func() { directMaxDepth = saved }()
+				c := newConvBench(p, false)
+				b.ResetTimer()
+				start := cpuTime()
+				defer reportCPU(b, start)
+				for i := 0; i < b.N; i++ {
+					pass.run(c)
+				}
+			})
+		}
+	}
+}

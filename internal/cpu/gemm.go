@@ -55,6 +55,9 @@ type kernel struct {
 	// first mrr rows and nrr columns of a tile (same packing, c is mrr×nrr),
 	// or nil when it has none for that shape.
 	edge func(mrr, nrr int) microFunc
+	// conv, when not nil, holds direct-convolution kernels for
+	// convolutions of small depth (conv_direct.go).
+	conv *convKernels
 }
 
 // microDirectFunc is the signature of a direct-A micro-kernel (see

@@ -7,6 +7,7 @@ var genericKernel = kernel{
 	mr:   4, nr: 4,
 	mc: 256, kc: 256, nc: 512,
 	micro: microGeneric4x4,
+	conv:  genericConv,
 }
 
 // microGeneric4x4 is the pure-Go 4×4 micro-kernel (see kernel.micro).

@@ -98,7 +98,8 @@ var (
 	avx512Kernel = kernel{name: "avx512", mr: 8, nr: 48, vecs: 3, mc: 1536, kc: 384, nc: 480, asmPack: true,
 		micro:  wrap(8, 48, 8, 48, sgemmAVX512_8x48_8x48),
 		edge:   edges(8, 48, 16, sgemmAVX512_8x48Tiles),
-		direct: directs(48, 16, sgemmAVX512_8x48dTiles)}
+		direct: directs(48, 16, sgemmAVX512_8x48dTiles),
+		conv:   avx512Conv}
 	avx2Kernel = kernel{name: "avx2", mr: 6, nr: 16, mc: 1536, kc: 256, nc: 480,
 		micro: wrap(6, 16, 6, 16, sgemmAVX2_6x16_6x16),
 		edge:  edges(6, 16, 8, sgemmAVX2_6x16Tiles)}

@@ -331,3 +331,187 @@ var sgemmAVX2_6x16Tiles = [][]asmMicro{
 	{nil, sgemmAVX2_6x16_5x8, sgemmAVX2_6x16_5x16},
 	{nil, sgemmAVX2_6x16_6x8, sgemmAVX2_6x16_6x16},
 }
+
+//go:noescape
+func convFwdAVX512_1x16(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_2x16(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_3x16(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_4x16(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_5x16(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_6x16(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_7x16(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_8x16(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_1x32(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_2x32(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_3x32(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_4x32(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_5x32(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_6x32(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_7x32(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_8x32(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_1x48(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_2x48(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_3x48(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_4x48(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_5x48(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_6x48(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_7x48(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_8x48(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_1x64(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_2x64(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_3x64(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_4x64(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_5x64(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convFwdAVX512_6x64(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+
+//go:noescape
+func convWgtAVX512_1x1(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_1x2(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_1x3(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_1x4(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_1x5(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_1x6(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_2x1(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_2x2(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_2x3(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_2x4(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_2x5(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_2x6(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_3x1(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_3x2(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_3x3(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_3x4(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_3x5(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_3x6(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_4x1(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_4x2(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_4x3(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_4x4(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_4x5(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+//go:noescape
+func convWgtAVX512_4x6(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+
+// convFwdAVX512Tiles[mr][nv] is the forward direct-convolution kernel of mr rows and nv vectors (nil: none).
+var convFwdAVX512Tiles = [][]asmConvFwd{
+	{nil, nil, nil, nil, nil},
+	{nil, convFwdAVX512_1x16, convFwdAVX512_1x32, convFwdAVX512_1x48, convFwdAVX512_1x64},
+	{nil, convFwdAVX512_2x16, convFwdAVX512_2x32, convFwdAVX512_2x48, convFwdAVX512_2x64},
+	{nil, convFwdAVX512_3x16, convFwdAVX512_3x32, convFwdAVX512_3x48, convFwdAVX512_3x64},
+	{nil, convFwdAVX512_4x16, convFwdAVX512_4x32, convFwdAVX512_4x48, convFwdAVX512_4x64},
+	{nil, convFwdAVX512_5x16, convFwdAVX512_5x32, convFwdAVX512_5x48, convFwdAVX512_5x64},
+	{nil, convFwdAVX512_6x16, convFwdAVX512_6x32, convFwdAVX512_6x48, convFwdAVX512_6x64},
+	{nil, convFwdAVX512_7x16, convFwdAVX512_7x32, convFwdAVX512_7x48, nil},
+	{nil, convFwdAVX512_8x16, convFwdAVX512_8x32, convFwdAVX512_8x48, nil},
+}
+
+// convWgtAVX512Tiles[r][s] is the weight-gradient direct-convolution kernel of r rows and s columns (nil: none).
+var convWgtAVX512Tiles = [][]asmConvWgt{
+	{nil, nil, nil, nil, nil, nil, nil},
+	{nil, convWgtAVX512_1x1, convWgtAVX512_1x2, convWgtAVX512_1x3, convWgtAVX512_1x4, convWgtAVX512_1x5, convWgtAVX512_1x6},
+	{nil, convWgtAVX512_2x1, convWgtAVX512_2x2, convWgtAVX512_2x3, convWgtAVX512_2x4, convWgtAVX512_2x5, convWgtAVX512_2x6},
+	{nil, convWgtAVX512_3x1, convWgtAVX512_3x2, convWgtAVX512_3x3, convWgtAVX512_3x4, convWgtAVX512_3x5, convWgtAVX512_3x6},
+	{nil, convWgtAVX512_4x1, convWgtAVX512_4x2, convWgtAVX512_4x3, convWgtAVX512_4x4, convWgtAVX512_4x5, convWgtAVX512_4x6},
+}

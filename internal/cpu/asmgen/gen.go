@@ -122,6 +122,12 @@ func main() {
 		gen(&w, s)
 	}
 	genTranspose(&w)
+	for _, c := range convFwdShapes() {
+		genConvFwd(&w, c[0], c[1])
+	}
+	for _, c := range convWgtShapes() {
+		genConvWgt(&w, c[0], c[1])
+	}
 	if err := os.WriteFile(*out, []byte(w.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -182,6 +188,7 @@ func decls(specs []spec) string {
 		}
 		fmt.Fprintln(&w, "}")
 	}
+	convDecls(&w)
 	return w.String()
 }
 
@@ -449,4 +456,318 @@ func genTranspose(w *strings.Builder) {
 	fmt.Fprintln(w, "tp_done:")
 	p("VZEROUPPER")
 	p("RET")
+}
+
+// The direct-convolution kernels (conv_direct.go): the GEMM of a
+// convolution whose depth Cin·KH·KW is small, with the B operand (the
+// im2col matrix) read in place from the phase planes through a table of
+// row offsets instead of being packed.
+
+// convFwdMaxRows and convFwdMaxVecs bound the forward tiles: mr rows
+// (output channels) × nv vectors (output columns), mr·nv accumulators, nv
+// B registers and at least one broadcast register within the 32.
+const (
+	convFwdMaxRows = 8
+	convFwdMaxVecs = 4
+	convWgtMaxRows = 4
+	convWgtMaxCols = 6
+)
+
+func convFwdShapes() [][2]int {
+	var out [][2]int
+	for nv := 1; nv <= convFwdMaxVecs; nv++ {
+		for mr := 1; mr <= convFwdMaxRows; mr++ {
+			if mr*nv+nv+1 <= 32 {
+				out = append(out, [2]int{mr, nv})
+			}
+		}
+	}
+	return out
+}
+
+func convWgtShapes() [][2]int {
+	var out [][2]int
+	for r := 1; r <= convWgtMaxRows; r++ {
+		for s := 1; s <= convWgtMaxCols; s++ {
+			out = append(out, [2]int{r, s})
+		}
+	}
+	return out
+}
+
+func convFwdName(mr, nv int) string { return fmt.Sprintf("convFwdAVX512_%dx%d", mr, nv*16) }
+func convWgtName(r, s int) string   { return fmt.Sprintf("convWgtAVX512_%dx%d", r, s) }
+
+// genConvFwd writes the forward kernel of mr rows × nv vectors:
+//
+//	func convFwdAVX512_MRxNR(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)
+//
+// For t < rows, i < mr and the columns j of nv vectors (the last one
+// limited to the lanes set in mask, a low prefix of 16 bits):
+//
+//	c[t·cRow + i·ldc + j] = Σ_{p<kc} a[p·aStride + i] · b[t·bRow + offs[p] + j] (+ bias[i] when bias is not nil)
+//
+// The last vector is loaded and stored under the mask, so nothing past the
+// lanes in mask is read or written. rows, kc ≥ 1.
+func genConvFwd(w *strings.Builder, mr, nv int) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	name := convFwdName(mr, nv)
+	z := func(i int) string { return fmt.Sprintf("Z%d", i) }
+	nacc := mr * nv
+	bBase := nacc
+	tBase := nacc + nv
+	nt := 32 - tBase
+	fmt.Fprintf(w, "\n// func %s(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-96\n", name)
+	// Row strides in bytes, kept in the argument slots.
+	p("MOVQ bRow+40(FP), AX")
+	p("SHLQ $2, AX")
+	p("MOVQ AX, bRow+40(FP)")
+	p("MOVQ cRow+72(FP), AX")
+	p("SHLQ $2, AX")
+	p("MOVQ AX, cRow+72(FP)")
+	p("MOVQ a+16(FP), R12")
+	p("MOVQ aStride+24(FP), R9")
+	p("SHLQ $2, R9")
+	p("MOVQ b+32(FP), DI")
+	p("MOVQ offs+48(FP), R13")
+	p("MOVQ c+56(FP), DX")
+	p("MOVQ ldc+64(FP), R8")
+	p("SHLQ $2, R8")
+	p("MOVQ bias+80(FP), R10")
+	p("MOVQ mask+88(FP), AX")
+	p("KMOVW AX, K1")
+	p("CMPQ rows+0(FP), $0")
+	p("JLE end_%s", name)
+	p("CMPQ kc+8(FP), $0")
+	p("JLE end_%s", name)
+	fmt.Fprintf(w, "row_%s:\n", name)
+	p("MOVQ R12, SI")
+	p("MOVQ R13, BX")
+	p("MOVQ kc+8(FP), CX")
+	for i := 0; i < nacc; i++ {
+		p("VPXORD %s, %s, %s", z(i), z(i), z(i))
+	}
+	t := 0
+	fmt.Fprintf(w, "loop_%s:\n", name)
+	p("MOVLQSX (BX), AX")
+	p("LEAQ (DI)(AX*4), AX")
+	for v := 0; v < nv; v++ {
+		if v == nv-1 {
+			p("VMOVUPS.Z %d(AX), K1, %s", 64*v, z(bBase+v))
+		} else {
+			p("VMOVUPS %d(AX), %s", 64*v, z(bBase+v))
+		}
+	}
+	for i := 0; i < mr; i++ {
+		r := z(tBase + t%nt)
+		t++
+		p("VBROADCASTSS %d(SI), %s", 4*i, r)
+		for v := 0; v < nv; v++ {
+			p("VFMADD231PS %s, %s, %s", r, z(bBase+v), z(i*nv+v))
+		}
+	}
+	p("ADDQ $4, BX")
+	p("ADDQ R9, SI")
+	p("DECQ CX")
+	p("JNZ loop_%s", name)
+	p("TESTQ R10, R10")
+	p("JZ store_%s", name)
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			p("VADDPS.BCST %d(R10), %s, %s", 4*i, z(i*nv+v), z(i*nv+v))
+		}
+	}
+	fmt.Fprintf(w, "store_%s:\n", name)
+	p("MOVQ DX, R11")
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			if v == nv-1 {
+				p("VMOVUPS %s, K1, %d(R11)", z(i*nv+v), 64*v)
+			} else {
+				p("VMOVUPS %s, %d(R11)", z(i*nv+v), 64*v)
+			}
+		}
+		if i < mr-1 {
+			p("ADDQ R8, R11")
+		}
+	}
+	p("ADDQ bRow+40(FP), DI")
+	p("ADDQ cRow+72(FP), DX")
+	p("DECQ rows+0(FP)")
+	p("JNZ row_%s", name)
+	fmt.Fprintf(w, "end_%s:\n", name)
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// genConvWgt writes the weight-gradient kernel of r rows × s columns:
+//
+//	func convWgtAVX512_RxS(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)
+//
+// For i < r and q < s it adds to dw[i·ldw + q] the dot product, over rows
+// t < rows and the columns j of vecs whole vectors and then, when mask is
+// not 0, one vector limited to the lanes in mask (a low prefix):
+//
+//	Σ_t Σ_j dy[i·ldy + t·dyRow + j] · b[offs[q] + t·bRow + j]
+//
+// Each (i, q) has a vector accumulator; the r·s sums are reduced at the
+// end. rows ≥ 1. GPRs: r dy row pointers, s B row pointers, the column
+// offset and the vector count.
+func genConvWgt(w *strings.Builder, r, s int) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	name := convWgtName(r, s)
+	z := func(i int) string { return fmt.Sprintf("Z%d", i) }
+	gprs := []string{"AX", "BX", "CX", "DX", "SI", "DI", "R8", "R9", "R10", "R11", "R12", "R13"}
+	dyP := gprs[:r]
+	bP := gprs[r : r+s]
+	idx, cnt := gprs[r+s], gprs[r+s+1]
+	acc := func(i, q int) string { return z(i*s + q) }
+	dBase := r * s // dy vectors
+	tBase := dBase + r
+	fmt.Fprintf(w, "\n// func %s(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-88\n", name)
+	// Row strides in bytes, kept in the argument slots.
+	p("MOVQ dyRow+40(FP), %s", idx)
+	p("SHLQ $2, %s", idx)
+	p("MOVQ %s, dyRow+40(FP)", idx)
+	p("MOVQ bRow+64(FP), %s", idx)
+	p("SHLQ $2, %s", idx)
+	p("MOVQ %s, bRow+64(FP)", idx)
+	p("MOVQ mask+16(FP), %s", idx)
+	p("KMOVW %s, K1", idx)
+	// B row pointers: b + 4·offs[q].
+	p("MOVQ b+48(FP), %s", idx)
+	p("MOVQ offs+56(FP), %s", cnt)
+	for q := 0; q < s; q++ {
+		p("MOVLQSX %d(%s), %s", 4*q, cnt, bP[q])
+		p("LEAQ (%s)(%s*4), %s", idx, bP[q], bP[q])
+	}
+	// dy row pointers: dy + 4·i·ldy.
+	p("MOVQ ldy+32(FP), %s", idx)
+	p("SHLQ $2, %s", idx)
+	p("MOVQ dy+24(FP), %s", dyP[0])
+	for i := 1; i < r; i++ {
+		p("LEAQ (%s)(%s*1), %s", dyP[i-1], idx, dyP[i])
+	}
+	for i := 0; i < r*s; i++ {
+		p("VPXORD %s, %s, %s", z(i), z(i), z(i))
+	}
+	t := 0
+	step := func(masked bool) {
+		for i := 0; i < r; i++ {
+			if masked {
+				p("VMOVUPS.Z (%s)(%s*1), K1, %s", dyP[i], idx, z(dBase+i))
+			} else {
+				p("VMOVUPS (%s)(%s*1), %s", dyP[i], idx, z(dBase+i))
+			}
+		}
+		for q := 0; q < s; q++ {
+			tr := z(tBase + t%(32-tBase))
+			t++
+			if masked {
+				p("VMOVUPS.Z (%s)(%s*1), K1, %s", bP[q], idx, tr)
+			} else {
+				p("VMOVUPS (%s)(%s*1), %s", bP[q], idx, tr)
+			}
+			for i := 0; i < r; i++ {
+				p("VFMADD231PS %s, %s, %s", tr, z(dBase+i), acc(i, q))
+			}
+		}
+	}
+	p("CMPQ rows+0(FP), $0")
+	p("JLE reduce_%s", name)
+	fmt.Fprintf(w, "row_%s:\n", name)
+	p("XORQ %s, %s", idx, idx)
+	p("MOVQ vecs+8(FP), %s", cnt)
+	p("TESTQ %s, %s", cnt, cnt)
+	p("JLE tail_%s", name)
+	fmt.Fprintf(w, "vec_%s:\n", name)
+	step(false)
+	p("ADDQ $64, %s", idx)
+	p("DECQ %s", cnt)
+	p("JNZ vec_%s", name)
+	fmt.Fprintf(w, "tail_%s:\n", name)
+	p("CMPQ mask+16(FP), $0")
+	p("JE next_%s", name)
+	step(true)
+	fmt.Fprintf(w, "next_%s:\n", name)
+	for i := 0; i < r; i++ {
+		p("ADDQ dyRow+40(FP), %s", dyP[i])
+	}
+	for q := 0; q < s; q++ {
+		p("ADDQ bRow+64(FP), %s", bP[q])
+	}
+	p("DECQ rows+0(FP)")
+	p("JNZ row_%s", name)
+	fmt.Fprintf(w, "reduce_%s:\n", name)
+	// dw row i at AX + i·ldw·4.
+	p("MOVQ dw+72(FP), AX")
+	p("MOVQ ldw+80(FP), BX")
+	p("SHLQ $2, BX")
+	for i := 0; i < r; i++ {
+		for q := 0; q < s; q++ {
+			k := i*s + q
+			p("VEXTRACTF64X4 $1, Z%d, Y28", k)
+			p("VADDPS Y28, Y%d, Y28", k)
+			p("VEXTRACTF32X4 $1, Y28, X29")
+			p("VADDPS X29, X28, X28")
+			p("VPERMILPS $0x4e, X28, X29")
+			p("VADDPS X29, X28, X28")
+			p("VPERMILPS $0xb1, X28, X29")
+			p("VADDSS X29, X28, X28")
+			p("VADDSS %d(AX), X28, X28", 4*q)
+			p("VMOVSS X28, %d(AX)", 4*q)
+		}
+		if i < r-1 {
+			p("ADDQ BX, AX")
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// convDecls writes the Go declarations of the convolution kernels and
+// their tables: convFwdAVX512Tiles[mr][nv], convWgtAVX512Tiles[r][s].
+func convDecls(w *strings.Builder) {
+	for _, c := range convFwdShapes() {
+		fmt.Fprintf(w, "\n//go:noescape\nfunc %s(rows, kc int, a *float32, aStride int, b *float32, bRow int, offs *int32, c *float32, ldc, cRow int, bias *float32, mask int)\n", convFwdName(c[0], c[1]))
+	}
+	for _, c := range convWgtShapes() {
+		fmt.Fprintf(w, "\n//go:noescape\nfunc %s(rows, vecs, mask int, dy *float32, ldy, dyRow int, b *float32, offs *int32, bRow int, dw *float32, ldw int)\n", convWgtName(c[0], c[1]))
+	}
+	fmt.Fprintln(w, "\n// convFwdAVX512Tiles[mr][nv] is the forward direct-convolution kernel of mr rows and nv vectors (nil: none).")
+	fmt.Fprintln(w, "var convFwdAVX512Tiles = [][]asmConvFwd{")
+	for mr := 0; mr <= convFwdMaxRows; mr++ {
+		fmt.Fprint(w, "\t{")
+		for nv := 0; nv <= convFwdMaxVecs; nv++ {
+			if nv > 0 {
+				fmt.Fprint(w, ", ")
+			}
+			name := "nil"
+			if mr > 0 && nv > 0 && mr*nv+nv+1 <= 32 {
+				name = convFwdName(mr, nv)
+			}
+			fmt.Fprint(w, name)
+		}
+		fmt.Fprintln(w, "},")
+	}
+	fmt.Fprintln(w, "}")
+	fmt.Fprintln(w, "\n// convWgtAVX512Tiles[r][s] is the weight-gradient direct-convolution kernel of r rows and s columns (nil: none).")
+	fmt.Fprintln(w, "var convWgtAVX512Tiles = [][]asmConvWgt{")
+	for r := 0; r <= convWgtMaxRows; r++ {
+		fmt.Fprint(w, "\t{")
+		for s := 0; s <= convWgtMaxCols; s++ {
+			if s > 0 {
+				fmt.Fprint(w, ", ")
+			}
+			name := "nil"
+			if r > 0 && s > 0 {
+				name = convWgtName(r, s)
+			}
+			fmt.Fprint(w, name)
+		}
+		fmt.Fprintln(w, "},")
+	}
+	fmt.Fprintln(w, "}")
 }
