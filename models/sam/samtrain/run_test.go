@@ -21,7 +21,7 @@ func tinyRunConfig(out, method string) Config {
 	c.Model = m
 	c.Method = method
 	c.Shapes = data.ShapesConfig{Size: 32, Train: 8, Val: 2, MinRadius: 0.2, MaxRadius: 0.45}
-	c.ValImages, c.Epochs, c.Batch, c.WarmupSteps, c.Overlays = 2, 2, 2, 2, 1
+	c.ValImages, c.Epochs, c.Batch, c.WarmupSteps, c.Overlays, c.TimeBudget = 2, 2, 2, 2, 1, 0
 	c.Recipe.PointRounds, c.Recipe.MaskRounds, c.Recipe.MasksPerImage = 1, 1, 3
 	c.Out = out
 	return c
