@@ -123,3 +123,29 @@ func TestConvTranspose2dLargeOutputPadding(t *testing.T) {
 		return tensor.ConvTranspose2d(in[0], in[1], in[2], o)
 	}, []*tensor.Tensor{x, w, b}, tensortest.GradCheckOptions{})
 }
+
+// TestConv2dStem checks a network stem's convolution (3 input channels,
+// depth 27: internal/cpu's direct kernels) against the reference and by
+// finite differences, and that the input gradient is not computed when the
+// input does not require it (a network's first layer, whose input is data).
+func TestConv2dStem(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	opt := tensor.ConvOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}}
+	x := tensor.RandNormal(rng, 0, 1, 1, 3, 34, 36).SetRequiresGrad(true)
+	w := tensor.RandNormal(rng, 0, 1, 5, 3, 3, 3).SetRequiresGrad(true)
+	b := tensor.RandNormal(rng, 0, 1, 5).SetRequiresGrad(true)
+	tensortest.CheckTensor(t, "tensor/Conv2d/stem", tensor.Conv2d(x, w, b, opt), naiveConv(x, w, b, opt), 1e-5)
+	tensortest.GradCheck(t, "Conv2d stem", func(in []*tensor.Tensor) *tensor.Tensor {
+		return tensor.Conv2d(in[0], in[1], in[2], opt)
+	}, []*tensor.Tensor{x, w, b}, tensortest.GradCheckOptions{})
+
+	data := tensor.RandNormal(rng, 0, 1, 2, 3, 34, 36)
+	w.ZeroGrad()
+	tensor.SumAll(tensor.Conv2d(data, w, nil, opt)).Backward()
+	if data.Grad() != nil {
+		t.Error("the input that does not require grad got a gradient")
+	}
+	if w.Grad() == nil {
+		t.Error("the weight got no gradient")
+	}
+}
