@@ -527,7 +527,11 @@ train:
 	nn.Freeze(m)
 	nn.Eval(m)
 	start = time.Now()
-	outs, err := lmGenerateAll(m, tok, ds.Test, prefix, o.MaxNew)
+	outs, err := lmGenerateAll(ctx, m, tok, ds.Test, prefix, o.MaxNew)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("interrupted during the evaluation: the trained %s is saved in %s; no eval.json",
+			map[bool]string{true: "adapter", false: "model"}[pm != nil], o.Out)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -562,8 +566,9 @@ train:
 }
 
 // lmGenerateAll decodes every test MR greedily (prompt MR <sep>, until <|endoftext|> or
-// maxNew tokens) on GOMAXPROCS goroutines sharing the frozen model.
-func lmGenerateAll(m *lm.Model, tok *lmTokenizer, exs []tabletext.Example, prefix []lm.KV, maxNew int) ([]string, error) {
+// maxNew tokens) on GOMAXPROCS goroutines sharing the frozen model. It stops early when
+// ctx is done.
+func lmGenerateAll(ctx context.Context, m *lm.Model, tok *lmTokenizer, exs []tabletext.Example, prefix []lm.KV, maxNew int) ([]string, error) {
 	outs := make([]string, len(exs))
 	errs := make([]error, len(exs))
 	var next int
@@ -578,7 +583,7 @@ func lmGenerateAll(m *lm.Model, tok *lmTokenizer, exs []tabletext.Example, prefi
 				i := next
 				next++
 				mu.Unlock()
-				if i >= len(exs) {
+				if i >= len(exs) || ctx.Err() != nil {
 					return
 				}
 				prompt := append(tok.Encode(exs[i].MR.String()), tok.sep)
@@ -587,7 +592,8 @@ func lmGenerateAll(m *lm.Model, tok *lmTokenizer, exs []tabletext.Example, prefi
 					errs[i] = fmt.Errorf("test MR %q: prompt of %d tokens leaves no room in n_positions %d", exs[i].MR, len(prompt), m.Config.NPositions)
 					continue
 				}
-				g, err := m.Generate(prompt, lm.GenerateOptions{MaxNewTokens: limit, StopTokens: []int{tok.eos}, Prefix: prefix})
+				g, err := m.Generate(prompt, lm.GenerateOptions{MaxNewTokens: limit, StopTokens: []int{tok.eos}, Prefix: prefix,
+					OnToken: func(int) bool { return ctx.Err() == nil }})
 				if err != nil {
 					errs[i] = err
 					continue
