@@ -106,4 +106,3 @@ func BenchmarkClickToMask(b *testing.B) {
 		})
 	}
 }
-
