@@ -1,8 +1,8 @@
 package peft
 
 import (
+	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -11,6 +11,7 @@ import (
 	"github.com/fovea-ml/fovea/safetensors"
 	"github.com/fovea-ml/fovea/tensor"
 	"github.com/fovea-ml/fovea/tensor/tensortest"
+	"github.com/fovea-ml/fovea/tensor/tensortest/golden"
 )
 
 func newRng(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 3)) }
@@ -69,34 +70,20 @@ func (f *fixture) with(prefix string) map[string]*tensor.Tensor {
 	return out
 }
 
-// relErr is the golden error figure: max |got − want| / max(|want|, 0.1·max|want|).
+// relErr is the one golden error figure (golden.Err: max |got − want| /
+// max(|want|, 0.01·max|want|)); +Inf for a shape mismatch or NaN.
 func relErr(got, want *tensor.Tensor) float64 {
-	w := make([]float64, want.Size())
-	for i, v := range want.Data() {
-		w[i] = float64(v)
-	}
 	if !tensor.SameShape(got.Shape(), want.Shape()) {
-		return 1e300
+		return math.Inf(1)
 	}
-	return tensortest.MaxScaledRelErr(got.Data(), w, 0.1)
+	return golden.Err(got.Data(), want.Data())
 }
 
-// check compares got with want, failing above tol; PEFT_GOLDEN_REPORT=1
-// logs every error.
-func check(t *testing.T, what string, got, want *tensor.Tensor, tol float64) float64 {
+// check compares got with want under the golden measure, failing above tol;
+// FOVEA_GOLDEN_REPORT=1 logs every error.
+func check(t golden.TB, what string, got, want *tensor.Tensor, tol float64) float64 {
 	t.Helper()
-	if got == nil {
-		t.Errorf("%s: nil", what)
-		return 1e300
-	}
-	e := relErr(got, want)
-	if os.Getenv("PEFT_GOLDEN_REPORT") != "" {
-		t.Logf("%-40s max error %.2g", what, e)
-	}
-	if e > tol {
-		t.Errorf("%s: max error %.3g > %.1g (shapes %s, %s)", what, e, tol, tensor.FormatShape(got.Shape()), tensor.FormatShape(want.Shape()))
-	}
-	return e
+	return tensortest.CheckTensor(t, "peft/"+what, got, want, tol)
 }
 
 // setAdapter copies tensors (PEFT names relative to module) into adapter
@@ -204,14 +191,54 @@ func (c *conv1D) LinearWeights() (w, b *tensor.Tensor, fanInFanOut bool) {
 }
 func (c *conv1D) DeltaHook() *nn.Delta { return &c.Delta }
 
+// maxAbsDiff is max |a − b|, +Inf when the lengths differ or a difference
+// is NaN (so "> tol" fails and "== 0" is false on a NaN output).
 func maxAbsDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
 	var m float64
 	for i := range a {
-		d := float64(a[i]) - float64(b[i])
-		if d < 0 {
-			d = -d
+		if a[i] == b[i] {
+			continue
+		}
+		d := math.Abs(float64(a[i]) - float64(b[i]))
+		if math.IsNaN(d) {
+			return math.Inf(1)
 		}
 		m = max(m, d)
 	}
 	return m
+}
+
+// nanTB records whether a helper under test failed.
+type nanTB struct{ failed bool }
+
+func (n *nanTB) Helper()               {}
+func (n *nanTB) Errorf(string, ...any) { n.failed = true }
+func (n *nanTB) Logf(string, ...any)   {}
+
+// TestHelpersSeeNaN: a NaN-filled output fails check, relErr and
+// maxAbsDiff at any tolerance.
+func TestHelpersSeeNaN(t *testing.T) {
+	want := tensor.FromSlice([]float32{1, -2, 3, 0.5}, 2, 2)
+	nan := tensor.Full(float32(math.NaN()), 2, 2)
+	for _, tol := range []float64{0, 1e-5, 1, 1e300} {
+		fake := &nanTB{}
+		check(fake, "nan", nan, want, tol)
+		if !fake.failed {
+			t.Errorf("check passed a NaN-filled output at tolerance %g", tol)
+		}
+		fake = &nanTB{}
+		check(fake, "same", want.Clone(), want, tol)
+		if fake.failed {
+			t.Errorf("check failed an exact output at tolerance %g", tol)
+		}
+	}
+	if e := relErr(nan, want); !math.IsInf(e, 1) {
+		t.Errorf("relErr of a NaN output = %g", e)
+	}
+	if d := maxAbsDiff(nan.Data(), want.Data()); !math.IsInf(d, 1) {
+		t.Errorf("maxAbsDiff of a NaN output = %g", d)
+	}
 }
