@@ -46,9 +46,7 @@ func TestMatchesPyTorchTwin(t *testing.T) {
 			}
 			nn.SetTraining(m, false)
 			got := m.Forward(get("x"))
-			if err := tensortest.AllClose(got, get("y"), 1e-4, 1e-5); err != nil {
-				t.Error(err)
-			}
+			tensortest.CheckTensor(t, "gcn/eval/"+up+"/y", got, get("y"), 1e-4)
 		})
 	}
 }

@@ -2,7 +2,6 @@ package gcn
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -12,7 +11,7 @@ import (
 	"github.com/fovea-ml/fovea/optim"
 	"github.com/fovea-ml/fovea/safetensors"
 	"github.com/fovea-ml/fovea/tensor"
-	"github.com/fovea-ml/fovea/tensor/tensortest"
+	"github.com/fovea-ml/fovea/tensor/tensortest/golden"
 )
 
 // TestTrainModeMatchesPyTorchTwin rules out an implementation cause for the
@@ -65,34 +64,21 @@ func TestTrainModeMatchesPyTorchTwin(t *testing.T) {
 			logits := m.Forward(x)
 			loss := tensor.CrossEntropy(logits, target, ce)
 			loss.Backward()
-			check := func(what string, got []float32, want *tensor.Tensor, tol float64) {
+			// Every comparison is golden.Check, the one golden measure.
+			check := func(what string, got []float32, want *tensor.Tensor, tol float64) float64 {
 				t.Helper()
-				w := make([]float64, want.Size())
-				for i, v := range want.Data() {
-					w[i] = float64(v)
-				}
-				if e := tensortest.MaxScaledRelErr(got, w, 0.01); !(e <= tol) {
-					t.Errorf("%s: max scaled error %.3g > %g", what, e, tol)
-				}
+				return golden.Check(t, fmt.Sprintf("gcn/k=%d/%s", k, what), got, want.Data(), tol)
 			}
 			check("logits", logits.Data(), get("logits"), 5e-4) // batch statistics of 1/32-width layers amplify float32 rounding
 			check("loss", loss.Data(), get("loss"), 1e-5)
 			worst, worstName := 0.0, ""
 			for _, p := range nn.NamedParameters(m) {
-				want := get("grad." + p.Name)
-				w := make([]float64, want.Size())
-				for i, v := range want.Data() {
-					w[i] = float64(v)
-				}
 				if p.Tensor.Grad() == nil {
 					t.Fatalf("%s: no gradient", p.Name)
 				}
-				if e := tensortest.MaxScaledRelErr(p.Tensor.Grad().Data(), w, 0.01); !(e <= worst) {
+				if e := check("grad."+p.Name, p.Tensor.Grad().Data(), get("grad."+p.Name), 1e-3); !(e <= worst) {
 					worst, worstName = e, p.Name
 				}
-			}
-			if !(worst <= 1e-3) {
-				t.Errorf("parameter gradients: worst max scaled error %.3g (%s) > 1e-3", worst, worstName)
 			}
 			t.Logf("k=%d: worst parameter-gradient error %.2g (%s)", k, worst, worstName)
 			for _, b := range nn.StateDictEntries(m) {
@@ -105,7 +91,6 @@ func TestTrainModeMatchesPyTorchTwin(t *testing.T) {
 			m = newModel()
 			opt := optim.NewAdamW([]optim.ParamGroup{{Params: nn.Parameters(m)}}, optim.AdamWOptions{LR: 1e-3, WeightDecay: 1e-4})
 			want := get("losses").Data()
-			worstStep := 0.0
 			got := make([]float32, len(want))
 			for i := range want {
 				for _, p := range nn.Parameters(m) {
@@ -115,12 +100,8 @@ func TestTrainModeMatchesPyTorchTwin(t *testing.T) {
 				l.Backward()
 				opt.Step()
 				got[i] = l.Item()
-				d := math.Abs(float64(got[i]-want[i])) / float64(want[i])
-				if !(d <= 1e-3) {
-					t.Errorf("step %d: loss %.6f, PyTorch %.6f", i, l.Item(), want[i])
-				}
-				worstStep = max(worstStep, d)
 			}
+			worstStep := golden.Check(t, fmt.Sprintf("gcn/k=%d/adamw losses", k), got, want, 1e-3)
 			t.Logf("k=%d: ten AdamW steps, loss %.5f → %.5f (PyTorch %.5f → %.5f), worst relative difference %.2g", k, got[0], got[len(got)-1], want[0], want[len(want)-1], worstStep)
 		})
 	}
