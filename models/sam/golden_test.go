@@ -2,7 +2,6 @@ package sam
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/fovea-ml/fovea/safetensors"
 	"github.com/fovea-ml/fovea/tensor"
 	"github.com/fovea-ml/fovea/tensor/tensortest"
+	"github.com/fovea-ml/fovea/tensor/tensortest/golden"
 )
 
 // The fixtures in testdata/sam come from scripts/golden_sam.py: random-weight models of
@@ -53,26 +53,15 @@ func loadFixture(t *testing.T, name, config string) (*Model, map[string]*tensor.
 	return m, out
 }
 
-func scaledErr(got, want []float32) float64 {
-	w := make([]float64, len(want))
-	for i, v := range want {
-		w[i] = float64(v)
-	}
-	return tensortest.MaxScaledRelErr(got, w, 0.01)
-}
+// scaledErr is the one golden measure, golden.Err: max |got − want| /
+// max(|want|, 0.01·max|want|), +Inf on NaN.
+func scaledErr(got, want []float32) float64 { return golden.Err(got, want) }
 
-func checkClose(t *testing.T, what string, got, want *tensor.Tensor) {
+// checkClose compares got with want under the golden measure within
+// goldenTol (FOVEA_GOLDEN_REPORT=1 logs every figure).
+func checkClose(t golden.TB, what string, got, want *tensor.Tensor) {
 	t.Helper()
-	if !tensor.SameShape(got.Shape(), want.Shape()) {
-		t.Fatalf("%s: shape %s, want %s", what, tensor.FormatShape(got.Shape()), tensor.FormatShape(want.Shape()))
-	}
-	e := scaledErr(got.Data(), want.Data())
-	if os.Getenv("SAM_GOLDEN_REPORT") != "" {
-		t.Logf("%-28s max scaled error %.2g", what, e)
-	}
-	if !(e <= goldenTol) {
-		t.Errorf("%s: max scaled error %.3g > %g", what, e, goldenTol)
-	}
+	tensortest.CheckTensor(t, "sam/"+what, got, want, goldenTol)
 }
 
 // checkMasks requires identical masks except where the reference logit is within 1e-4 of

@@ -285,13 +285,53 @@ func TestBatchMixed(t *testing.T) {
 	}
 }
 
+// tensorMaxDiff is max |a − b|, +Inf for a shape mismatch or a NaN
+// difference (Go's max would carry the NaN, and "NaN > tol" is false).
 func tensorMaxDiff(a, b *tensor.Tensor) float64 {
 	if !tensor.SameShape(a.Shape(), b.Shape()) {
 		return math.Inf(1)
 	}
 	var m float64
 	for i, v := range a.Data() {
-		m = max(m, math.Abs(float64(v-b.Data()[i])))
+		w := b.Data()[i]
+		if v == w {
+			continue
+		}
+		d := math.Abs(float64(v) - float64(w))
+		if math.IsNaN(d) {
+			return math.Inf(1)
+		}
+		m = max(m, d)
 	}
 	return m
+}
+
+// nanTB records whether a helper under test failed.
+type nanTB struct{ failed bool }
+
+func (n *nanTB) Helper()               {}
+func (n *nanTB) Errorf(string, ...any) { n.failed = true }
+func (n *nanTB) Logf(string, ...any)   {}
+
+// TestHelpersSeeNaN: a NaN-filled output fails checkClose, scaledErr and
+// tensorMaxDiff.
+func TestHelpersSeeNaN(t *testing.T) {
+	want := tensor.FromSlice([]float32{1, -2, 3, 0.5}, 2, 2)
+	nan := tensor.Full(float32(math.NaN()), 2, 2)
+	fake := &nanTB{}
+	checkClose(fake, "nan", nan, want)
+	if !fake.failed {
+		t.Error("checkClose passed a NaN-filled output")
+	}
+	fake = &nanTB{}
+	checkClose(fake, "same", want.Clone(), want)
+	if fake.failed {
+		t.Error("checkClose failed an exact output")
+	}
+	if e := scaledErr(nan.Data(), want.Data()); !math.IsInf(e, 1) {
+		t.Errorf("scaledErr of a NaN output = %g", e)
+	}
+	if d := tensorMaxDiff(nan, want); !math.IsInf(d, 1) {
+		t.Errorf("tensorMaxDiff of a NaN output = %g", d)
+	}
 }

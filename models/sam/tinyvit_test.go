@@ -14,6 +14,7 @@ import (
 	"github.com/fovea-ml/fovea/nn"
 	"github.com/fovea-ml/fovea/tensor"
 	"github.com/fovea-ml/fovea/tensor/tensortest"
+	"github.com/fovea-ml/fovea/tensor/tensortest/golden"
 )
 
 // The mobile_* fixtures come from scripts/golden_mobilesam.py: tiny TinyViT-based models
@@ -92,9 +93,7 @@ func TestGoldenMobileEncoder(t *testing.T) {
 				c.FoldBatchNorm()
 				worst = max(worst, scaledErr(c.Forward(in).Data(), before.Data()))
 			}
-			if os.Getenv("SAM_GOLDEN_REPORT") != "" {
-				t.Logf("%-28s max scaled difference %.2g", "Conv2dBN folded", worst)
-			}
+			golden.Report(t, "sam/Conv2dBN folded", worst, 1e-5)
 			if worst > 1e-5 {
 				t.Errorf("a folded Conv2dBN differs from convolution + BatchNorm by %.3g (scaled), want ≤ 1e-5", worst)
 			}
@@ -112,9 +111,7 @@ func TestGoldenMobileEncoder(t *testing.T) {
 				tol       float64
 			}{{"folded vs BatchNorm (graph)", foldedGraph, graph, 3e-5}, {"folded vs on the fly (fused)", enc.Forward(x), fused, 1e-6}} {
 				e := scaledErr(c.got.Data(), c.want.Data())
-				if os.Getenv("SAM_GOLDEN_REPORT") != "" {
-					t.Logf("%-28s max scaled difference %.2g", c.what, e)
-				}
+				golden.Report(t, "sam/"+c.what, e, c.tol)
 				if e > c.tol {
 					t.Errorf("%s: max scaled difference %.3g, want ≤ %g", c.what, e, c.tol)
 				}
