@@ -1,8 +1,8 @@
 package lm
 
 import (
+	"math"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +11,7 @@ import (
 	"github.com/fovea-ml/fovea/safetensors"
 	"github.com/fovea-ml/fovea/tensor"
 	"github.com/fovea-ml/fovea/tensor/tensortest"
+	"github.com/fovea-ml/fovea/tensor/tensortest/golden"
 )
 
 // The fixtures come from scripts/golden_lm.py: tiny random-weight models with GPT-2's
@@ -50,23 +51,12 @@ func loadTrainable(t *testing.T, name string) *Model {
 	return m
 }
 
-func checkClose(t *testing.T, what string, got, want *tensor.Tensor) float64 {
+// checkClose compares got with want under the one golden measure
+// (golden.Err: max |got − want| / max(|want|, 0.01·max|want|)) within
+// goldenTol; FOVEA_GOLDEN_REPORT=1 logs every figure.
+func checkClose(t golden.TB, what string, got, want *tensor.Tensor) float64 {
 	t.Helper()
-	if !tensor.SameShape(got.Shape(), want.Shape()) {
-		t.Fatalf("%s: shape %s, want %s", what, tensor.FormatShape(got.Shape()), tensor.FormatShape(want.Shape()))
-	}
-	w := make([]float64, want.Size())
-	for i, v := range want.Data() {
-		w[i] = float64(v)
-	}
-	e := tensortest.MaxScaledRelErr(got.Data(), w, 0.01)
-	if os.Getenv("LM_GOLDEN_REPORT") != "" {
-		t.Logf("%-32s max scaled error %.2g", what, e)
-	}
-	if !(e <= goldenTol) {
-		t.Errorf("%s: max scaled error %.3g > %g", what, e, goldenTol)
-	}
-	return e
+	return tensortest.CheckTensor(t, "lm/"+what, got, want, goldenTol)
 }
 
 // TestGoldenLogitsAndGradients loads the fixtures' folders (one with Hugging Face's
@@ -269,5 +259,27 @@ func TestConfig(t *testing.T) {
 		if _, err := ParseConfig([]byte(bad)); err == nil {
 			t.Errorf("%s: no error", bad)
 		}
+	}
+}
+
+// nanTB records whether a helper under test failed.
+type nanTB struct{ failed bool }
+
+func (n *nanTB) Helper()               {}
+func (n *nanTB) Errorf(string, ...any) { n.failed = true }
+func (n *nanTB) Logf(string, ...any)   {}
+
+// TestCheckCloseSeesNaN: a NaN-filled output fails checkClose.
+func TestCheckCloseSeesNaN(t *testing.T) {
+	want := tensor.FromSlice([]float32{1, -2, 3, 0.5}, 2, 2)
+	fake := &nanTB{}
+	checkClose(fake, "nan", tensor.Full(float32(math.NaN()), 2, 2), want)
+	if !fake.failed {
+		t.Error("checkClose passed a NaN-filled output")
+	}
+	fake = &nanTB{}
+	checkClose(fake, "same", want.Clone(), want)
+	if fake.failed {
+		t.Error("checkClose failed an exact output")
 	}
 }
