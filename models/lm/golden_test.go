@@ -1,8 +1,8 @@
 package lm
 
 import (
-	"math"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
