@@ -13,6 +13,7 @@ import (
 	"github.com/fovea-ml/fovea/augment"
 	"github.com/fovea-ml/fovea/metrics/rle"
 	"github.com/fovea-ml/fovea/models/sam"
+	"github.com/fovea-ml/fovea/tensor/tensortest/golden"
 )
 
 // The automask_<case>.json fixtures are SamAutomaticMaskGenerator's full output on a test
@@ -109,7 +110,7 @@ func TestGenerateGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := loadTinyWin(t)
-	report := os.Getenv("AUTOMASK_GOLDEN_REPORT") != ""
+	report := golden.Reporting() // FOVEA_GOLDEN_REPORT=1
 	ran := 0
 	for _, file := range files {
 		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(file), "automask_"), ".json")
