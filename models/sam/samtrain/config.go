@@ -107,7 +107,7 @@ func DefaultConfig() Config {
 		Model: TinyViT(), Method: MethodFull, LoRARank: 4, LoRAAlpha: 8, LoRATargets: []string{"qkv", "proj"},
 		AdapterReduction: 4, Dataset: "shapes",
 		Shapes:    data.ShapesConfig{Size: 64, Train: 1200, Val: 100, MinRadius: 0.14, MaxRadius: 0.45},
-		ValImages: 100, Epochs: 6, Batch: 4, LR: 1e-3, WeightDecay: 0.1, WarmupSteps: 50, Schedule: "cosine",
+		ValImages: 100, Epochs: 6, Batch: 4, LR: 3e-4, WeightDecay: 0.1, WarmupSteps: 50, Schedule: "cosine",
 		ClipNorm: 1, Recipe: DefaultRecipe(), Seed: 0, TimeBudget: 540, Overlays: 8, Out: "runs/sam",
 	}
 }
