@@ -26,6 +26,8 @@ type SegOptions struct {
 	// NumClasses, IgnoreIndex and ReduceZeroLabel are seg.NewConfusionMatrix's.
 	NumClasses, IgnoreIndex int
 	ReduceZeroLabel         bool
+	// DropInvalidGT is seg.ScoreOptions' rule (--drop-invalid-gt).
+	DropInvalidGT bool
 	// JSON is where the scores go, in `fovea eval seg --json`'s format.
 	JSON string
 	// DeadLetters is where the inputs that could not be scored go, as JSON
@@ -358,7 +360,7 @@ func (f *segWriteFn) ProcessElement(ctx context.Context, _ []byte, totals func(*
 	if err != nil {
 		return err
 	}
-	b, err := SegJSON(m.Scores())
+	b, err := SegJSON(m.ScoresWith(seg.ScoreOptions{DropInvalidGT: o.DropInvalidGT}))
 	if err != nil {
 		return err
 	}

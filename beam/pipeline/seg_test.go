@@ -66,7 +66,7 @@ func makeSegData(t testing.TB, dir string, n, w, h, maxLabel int, seed uint64) [
 
 // singleMachineSeg is `fovea eval seg`'s computation: one confusion matrix
 // updated with every pair read by seg.ReadLabelMap.
-func singleMachineSeg(t *testing.T, dir string, stems []string, C, ignore int, rz bool) []byte {
+func singleMachineSeg(t *testing.T, dir string, stems []string, C, ignore int, rz, drop bool) []byte {
 	t.Helper()
 	m := seg.NewConfusionMatrix(C, ignore, rz)
 	for _, s := range stems {
@@ -80,7 +80,7 @@ func singleMachineSeg(t *testing.T, dir string, stems []string, C, ignore int, r
 		}
 		m.Update(g.Pix, p.Pix)
 	}
-	b, err := SegJSON(m.Scores())
+	b, err := SegJSON(m.ScoresWith(seg.ScoreOptions{DropInvalidGT: drop}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,18 +101,19 @@ func TestSegEvalMatchesSingleMachine(t *testing.T) {
 	stems := makeSegData(t, dir, 24, 23, 17, 6, 1)
 	for _, tc := range []struct {
 		C, ignore int
-		rz        bool
+		rz, drop  bool
 	}{
-		{5, 255, false}, // labels 5, 6 are invalid GT and out-of-range predictions
-		{7, 255, false},
-		{6, 0, true},
-		{3, 2, false},
+		{5, 255, false, false}, // labels 5, 6 are invalid GT and out-of-range predictions
+		{7, 255, false, false},
+		{5, 255, false, true},
+		{6, 0, true, false},
+		{3, 2, false, false},
 	} {
-		t.Run(fmt.Sprintf("C%d_ignore%d_rz%v", tc.C, tc.ignore, tc.rz), func(t *testing.T) {
+		t.Run(fmt.Sprintf("C%d_ignore%d_rz%v_drop%v", tc.C, tc.ignore, tc.rz, tc.drop), func(t *testing.T) {
 			out := t.TempDir()
 			o := SegOptions{
 				GT: filepath.Join(dir, "gt", "*.png"), Pred: filepath.Join(dir, "pred", "*.png"),
-				NumClasses: tc.C, IgnoreIndex: tc.ignore, ReduceZeroLabel: tc.rz,
+				NumClasses: tc.C, IgnoreIndex: tc.ignore, ReduceZeroLabel: tc.rz, DropInvalidGT: tc.drop,
 				JSON: filepath.Join(out, "scores.json"), DeadLetters: filepath.Join(out, "dead.jsonl"), Counts: filepath.Join(out, "counts.json"),
 			}
 			runSegEval(t, o)
@@ -120,7 +121,7 @@ func TestSegEvalMatchesSingleMachine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := singleMachineSeg(t, dir, stems, tc.C, tc.ignore, tc.rz)
+			want := singleMachineSeg(t, dir, stems, tc.C, tc.ignore, tc.rz, tc.drop)
 			if !bytes.Equal(got, want) {
 				t.Fatalf("pipeline JSON differs from the single-machine JSON:\n%s\nwant\n%s", got, want)
 			}
@@ -160,7 +161,7 @@ func TestSegEvalDeadLetters(t *testing.T) {
 	}
 	runSegEval(t, o)
 	got, _ := os.ReadFile(o.JSON)
-	if want := singleMachineSeg(t, dir, stems, 4, 255, false); !bytes.Equal(got, want) {
+	if want := singleMachineSeg(t, dir, stems, 4, 255, false, false); !bytes.Equal(got, want) {
 		t.Fatalf("the good pairs are not scored as the single-machine code scores them:\n%s\nwant\n%s", got, want)
 	}
 	dls, err := ReadDeadLetters(context.Background(), o.DeadLetters)
