@@ -240,11 +240,6 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		if err := opt.epochEvent(model, valDS, classes, rec, st.Epochs, (ep+1)*stepsPerEpoch, stepsPerEpoch); err != nil {
 			return nil, err
 		}
-		// The checkpoint first: a process killed between these writes leaves a run
-		// that --resume continues (it rewrites last and best).
-		if err := saveCheckpoint(ckpt, model, opter, st); err != nil {
-			return nil, err
-		}
 		if sc.MIoU > st.BestMIoU || len(st.History) == 1 {
 			st.BestMIoU = sc.MIoU
 			if err := saveModel(filepath.Join(cfg.Out, "best.safetensors"), model, map[string]string{"epoch": fmt.Sprint(ep + 1), "mIoU": fmt.Sprint(sc.MIoU)}); err != nil {
@@ -252,6 +247,11 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 			}
 		}
 		if err := saveModel(filepath.Join(cfg.Out, "last.safetensors"), model, map[string]string{"epoch": fmt.Sprint(ep + 1)}); err != nil {
+			return nil, err
+		}
+		// The checkpoint last: a process killed before it resumes from the previous
+		// epoch, which training repeats exactly, rewriting best and last the same way.
+		if err := saveCheckpoint(ckpt, model, opter, st); err != nil {
 			return nil, err
 		}
 		if err := writeHistory(cfg.Out, st.History); err != nil {
