@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fovea-ml/fovea/augment"
+	"github.com/fovea-ml/fovea/data"
 	"github.com/fovea-ml/fovea/internal/atomicfile"
 	"github.com/fovea-ml/fovea/models/sam"
 )
@@ -70,7 +71,17 @@ func (f *samModelFlags) load(log io.Writer) (*sam.Model, error) {
 }
 
 // readRGB reads an image file as 8-bit RGB (h, w, 3) bytes.
+// The header is checked against data.MaxPixels first, and a decoder panic on a
+// corrupt file becomes an error naming the file.
 func readRGB(path string) (pix []uint8, h, w int, err error) {
+	if _, _, err := data.ReadImageSize(path); err != nil {
+		return nil, 0, 0, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			pix, h, w, err = nil, 0, 0, fmt.Errorf("%s: corrupt image (%v)", path, p)
+		}
+	}()
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, 0, 0, err
