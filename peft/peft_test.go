@@ -763,3 +763,15 @@ func TestConcurrentInference(t *testing.T) {
 		}
 	}
 }
+
+// LoRA on a MultiheadAttention with separate q/k/v projections is refused with
+// an error saying why, not a panic.
+func TestLoRARefusesSeparateProjections(t *testing.T) {
+	net := &struct{ Attn *nn.MultiheadAttention }{
+		Attn: nn.NewMultiheadAttentionConfig(newRng(1), nn.MultiheadAttentionConfig{EmbedDim: 8, NumHeads: 2, KDim: 4, VDim: 4}),
+	}
+	_, err := NewModel(net, &LoraConfig{R: 2, LoraAlpha: 4, TargetModules: Names("attn")}, newRng(2))
+	if err == nil || !strings.Contains(err.Error(), "separate q/k/v") {
+		t.Fatalf("error %v, want one about separate projections", err)
+	}
+}

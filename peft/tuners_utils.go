@@ -125,6 +125,9 @@ func newSite(name string, m any) (*site, error) {
 		s.kind, s.weight, s.slot, s.pad = kindEmbedding, l.Weight, &l.Delta, l.PaddingIdx
 		s.in, s.out = l.Weight.SizeOf(0), l.Weight.SizeOf(1)
 	case *nn.MultiheadAttention:
+		if l.InProjWeight == nil && l.QProjWeight != nil {
+			return nil, fmt.Errorf("peft: module %q is a MultiheadAttention with separate q/k/v projection weights (kdim or vdim ≠ embed_dim): LoRA adapts the packed in_proj_weight only, as PEFT does; target the out_proj Linear, or use kdim = vdim = embed_dim", name)
+		}
 		checkDims("nn.MultiheadAttention", name, l.InProjWeight, 2)
 		s.kind, s.weight, s.bias, s.wslot = kindMHA, l.InProjWeight, l.InProjBias, &l.InProjDelta
 		s.out, s.in = l.InProjWeight.SizeOf(0), l.InProjWeight.SizeOf(1)
