@@ -30,6 +30,24 @@ type Predictor struct {
 	features  *tensor.Tensor // (1, D, G, G), nil before SetImage
 	origSize  [2]int         // (H, W) of the original image
 	inputSize [2]int         // (h, w) of the resized image before padding
+
+	// prepMu guards prep, the decoder's image-only work (MaskDecoder.PrepareImage) for
+	// prepFor, made on the first prompt without a mask input after an image is set.
+	prepMu  sync.Mutex
+	prepFor *tensor.Tensor
+	prep    *DecoderImage
+}
+
+// prepared returns the decoder's image-only work for features, made once per image,
+// or nil when the decoder cannot take the prepared path (then Forward is used).
+func (p *Predictor) prepared(features, dense *tensor.Tensor) *DecoderImage {
+	p.prepMu.Lock()
+	defer p.prepMu.Unlock()
+	if p.prepFor != features {
+		p.prep = p.Model.MaskDecoder.PrepareImage(features, p.Model.PromptEncoder.DensePE(), dense)
+		p.prepFor = features
+	}
+	return p.prep
 }
 
 // NewPredictor returns a predictor over m. It freezes m's parameters (nn.Freeze), so
@@ -228,7 +246,17 @@ func (p *Predictor) PredictBatch(prompts []Prompt, opt Options) ([]Result, error
 			masks = tensor.New(md, bs, 1, mi, mi)
 		}
 		sparse, dense := p.Model.PromptEncoder.Forward(points, labels, boxes, masks)
-		low, iou := p.Model.MaskDecoder.Forward(features, p.Model.PromptEncoder.DensePE(), sparse, dense, opt.Multimask)
+		var low, iou *tensor.Tensor
+		if img := (*DecoderImage)(nil); !s.mask {
+			// Without a mask input every prompt shares the no-mask dense embedding: the
+			// image-side decoder work is done once per image.
+			if img = p.prepared(features, dense); img != nil {
+				low, iou = p.Model.MaskDecoder.ForwardPrepared(img, sparse, opt.Multimask)
+			}
+		}
+		if low == nil {
+			low, iou = p.Model.MaskDecoder.Forward(features, p.Model.PromptEncoder.DensePE(), sparse, dense, opt.Multimask)
+		}
 		full := p.Model.PostprocessMasks(low, inputSize, origSize)
 		k := low.SizeOf(1)
 		fd, ld, id := full.Data(), low.Data(), iou.Data()
