@@ -255,7 +255,6 @@ func (c *catEval) category(k int, gtIdx, dtIdx []int32) {
 		return cmp.Compare(a, b)
 	}
 
-	type imgSpan struct{ off, n int } // the image's detections in scores[off:off+n]
 	var imgs []imgSpan
 	var scores []float64
 	var codeParts [][]uint8 // per image: (A, T, D) codes
@@ -298,91 +297,10 @@ func (c *catEval) category(k int, gtIdx, dtIdx []int32) {
 	if len(imgs) == 0 {
 		return // no image has this category: precision stays −1
 	}
-	// codes laid out (A, T, totalD) so that one accumulation walks one row.
-	totalD := len(scores)
-	codes := make([]uint8, A*T*totalD)
-	for i, sp := range imgs {
-		for a := range A {
-			for t := range T {
-				src := codeParts[i][(a*T+t)*sp.n : (a*T+t+1)*sp.n]
-				copy(codes[(a*T+t)*totalD+sp.off:], src)
-			}
-		}
-	}
-
-	// accumulate
-	e := c.e
-	R, K, M := len(p.RecThrs), len(e.CatIDs), len(p.MaxDets)
-	order := make([]int32, 0, totalD)
-	pr := make([]float64, totalD)
-	ntpAt := make([]int32, totalD)
-	for m, md := range p.MaxDets {
-		order = order[:0]
-		for _, sp := range imgs {
-			for j := range min(md, sp.n) {
-				order = append(order, int32(sp.off+j))
-			}
-		}
-		// Stable by descending score across images in image order: the
-		// global position breaks ties.
-		slices.SortFunc(order, func(a, b int32) int {
-			if sa, sb := scores[a], scores[b]; sa != sb {
-				if sa > sb {
-					return -1
-				}
-				return 1
-			}
-			return cmp.Compare(a, b)
-		})
-		nd := len(order)
-		for a := range A {
-			if npig[a] == 0 {
-				continue
-			}
-			fnpig := float64(npig[a])
-			for t := range T {
-				row := codes[(a*T+t)*totalD : (a*T+t+1)*totalD]
-				var ntp, nfp int32
-				for i, g := range order {
-					switch row[g] {
-					case 1:
-						ntp++
-					case 2:
-						nfp++
-					}
-					ftp := float64(ntp)
-					pr[i] = ftp / (float64(nfp) + ftp + 0x1p-52)
-					ntpAt[i] = ntp
-				}
-				ri := (t*K+k)*A*M + a*M + m
-				if nd > 0 {
-					e.Recall[ri] = float64(ntpAt[nd-1]) / fnpig
-				} else {
-					e.Recall[ri] = 0
-				}
-				for i := nd - 1; i > 0; i-- {
-					if pr[i] > pr[i-1] {
-						pr[i-1] = pr[i]
-					}
-				}
-				j := 0
-				for r, thr := range p.RecThrs {
-					// np.searchsorted(rc, thr, 'left') with rc = tp/npig
-					for j < nd && float64(ntpAt[j])/fnpig < thr {
-						j++
-					}
-					pi := ((t*R+r)*K+k)*A*M + a*M + m
-					if j < nd {
-						e.Precision[pi] = pr[j]
-						e.Scores[pi] = scores[order[j]]
-					} else {
-						e.Precision[pi] = 0
-						e.Scores[pi] = 0
-					}
-				}
-			}
-		}
-	}
+	T, R, M := len(p.IoUThrs), len(p.RecThrs), len(p.MaxDets)
+	ce := CategoryEval{Precision: filled(T*R*A*M, -1), Recall: filled(T*A*M, -1), Scores: filled(T*R*A*M, -1)}
+	accumulate(p, imgs, scores, codeParts, npig, &ce)
+	c.e.setCategory(k, &ce)
 }
 
 // iouMatrix returns ious[d*G+g] for the sorted detections d and the ground

@@ -130,23 +130,39 @@ func AccumulateCategory(p Params, categoryID int64, imgs []ImageEval) CategoryEv
 	}
 	imgs = slices.Clone(imgs)
 	slices.SortFunc(imgs, func(a, b ImageEval) int { return cmp.Compare(a.ImageID, b.ImageID) })
-	type imgSpan struct{ off, n int }
 	spans := make([]imgSpan, len(imgs))
+	codeParts := make([][]uint8, len(imgs))
 	var scores []float64
 	npig := make([]int, A)
 	for i, im := range imgs {
 		spans[i] = imgSpan{len(scores), len(im.Scores)}
 		scores = append(scores, im.Scores...)
+		codeParts[i] = im.Codes
 		for a := range A {
 			npig[a] += im.NPIG[a]
 		}
 	}
+	accumulate(&p, spans, scores, codeParts, npig, &c)
+	return c
+}
+
+// imgSpan places one image's detections in a category's scores: scores[off:off+n].
+type imgSpan struct{ off, n int }
+
+// accumulate is COCOeval.accumulate's work for one category, shared by Evaluate and
+// AccumulateCategory: spans place each image's detections (in ascending image id) in
+// scores, codeParts[i] are image i's match codes (A, T, n), npig the non-ignored ground
+// truths per area range. It writes c's Precision, Scores (T, R, A, M) and Recall
+// (T, A, M), leaving −1 where an area range has no non-ignored ground truth.
+func accumulate(p *Params, spans []imgSpan, scores []float64, codeParts [][]uint8, npig []int, c *CategoryEval) {
+	T, R, A, M := len(p.IoUThrs), len(p.RecThrs), len(p.AreaRng), len(p.MaxDets)
+	// codes laid out (A, T, totalD) so that one accumulation walks one row.
 	totalD := len(scores)
-	codes := make([]uint8, A*T*totalD) // (A, T, totalD)
+	codes := make([]uint8, A*T*totalD)
 	for i, sp := range spans {
 		for a := range A {
 			for t := range T {
-				copy(codes[(a*T+t)*totalD+sp.off:], imgs[i].Codes[(a*T+t)*sp.n:(a*T+t+1)*sp.n])
+				copy(codes[(a*T+t)*totalD+sp.off:], codeParts[i][(a*T+t)*sp.n:(a*T+t+1)*sp.n])
 			}
 		}
 	}
@@ -160,6 +176,8 @@ func AccumulateCategory(p Params, categoryID int64, imgs []ImageEval) CategoryEv
 				order = append(order, int32(sp.off+j))
 			}
 		}
+		// Stable by descending score across images in image order: the global
+		// position breaks ties.
 		slices.SortFunc(order, func(a, b int32) int {
 			if sa, sb := scores[a], scores[b]; sa != sb {
 				if sa > sb {
@@ -202,6 +220,7 @@ func AccumulateCategory(p Params, categoryID int64, imgs []ImageEval) CategoryEv
 				}
 				j := 0
 				for r, thr := range p.RecThrs {
+					// np.searchsorted(rc, thr, 'left') with rc = tp/npig
 					for j < nd && float64(ntpAt[j])/fnpig < thr {
 						j++
 					}
@@ -217,7 +236,21 @@ func AccumulateCategory(p Params, categoryID int64, imgs []ImageEval) CategoryEv
 			}
 		}
 	}
-	return c
+}
+
+// setCategory copies one category's accumulation into e's arrays at category index k.
+func (e *Eval) setCategory(k int, c *CategoryEval) {
+	p := &e.Params
+	T, R, K, A, M := len(p.IoUThrs), len(p.RecThrs), len(e.CatIDs), len(p.AreaRng), len(p.MaxDets)
+	for t := range T {
+		copy(e.Recall[(t*K+k)*A*M:(t*K+k+1)*A*M], c.Recall[t*A*M:(t+1)*A*M])
+		for r := range R {
+			dst := ((t*R+r)*K + k) * A * M
+			src := (t*R + r) * A * M
+			copy(e.Precision[dst:dst+A*M], c.Precision[src:src+A*M])
+			copy(e.Scores[dst:dst+A*M], c.Scores[src:src+A*M])
+		}
+	}
 }
 
 // Assemble builds the Eval of the categories catIDs (all of the ground
@@ -239,15 +272,7 @@ func Assemble(p Params, catIDs []int64, cats []CategoryEval) (*Eval, error) {
 		if len(c.Precision) != T*R*A*M || len(c.Scores) != T*R*A*M || len(c.Recall) != T*A*M {
 			return nil, fmt.Errorf("coco.Assemble: category %d has %d precision and %d recall values, want %d and %d", c.CategoryID, len(c.Precision), len(c.Recall), T*R*A*M, T*A*M)
 		}
-		for t := range T {
-			copy(e.Recall[(t*K+k)*A*M:(t*K+k+1)*A*M], c.Recall[t*A*M:(t+1)*A*M])
-			for r := range R {
-				dst := ((t*R+r)*K + k) * A * M
-				src := (t*R + r) * A * M
-				copy(e.Precision[dst:dst+A*M], c.Precision[src:src+A*M])
-				copy(e.Scores[dst:dst+A*M], c.Scores[src:src+A*M])
-			}
-		}
+		e.setCategory(k, &c)
 	}
 	e.Stats = e.summarize()
 	return e, nil
